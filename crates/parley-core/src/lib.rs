@@ -1,0 +1,31 @@
+//! Parley's domain: the types every other crate speaks (bots, settings, keyword rules,
+//! conversations, messages, sessions, keys) and the pure logic over them (validation,
+//! text normalisation, the compiled keyword matcher). Nothing here does I/O or is async,
+//! so all of it is unit-testable and usable from any layer.
+
+pub mod bot;
+pub mod button;
+pub mod conversation;
+pub mod matcher;
+pub mod rule;
+pub mod settings;
+pub mod text;
+pub mod validation;
+pub mod workspace;
+
+pub use bot::{Bot, BotDefinition};
+pub use button::{Button, ButtonInput};
+pub use conversation::{
+    Channel, Contact, ContactInput, Conversation, ConversationStatus, Message, MessageMeta,
+    MessageRole, MessageSource, Session, SessionMode,
+};
+pub use matcher::{KeywordMatcher, MatcherError, RuleMatch};
+pub use rule::{KeywordRule, KeywordRuleInput, KeywordRulePatch, MatchType, ResponseType};
+pub use settings::{Settings, SettingsPatch};
+pub use validation::{FieldError, ValidationError};
+pub use workspace::{ApiKey, Role, Workspace};
+
+/// Identifiers are UUIDs; v7 (time-ordered) when Parley creates them, so ids sort by age.
+pub fn new_id() -> uuid::Uuid {
+    uuid::Uuid::now_v7()
+}

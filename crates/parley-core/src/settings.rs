@@ -1,0 +1,454 @@
+//! A bot's settings (seed 002's fields plus Parley's own) and the patch that `PUT
+//! /bots/{id}/settings` applies: only the fields it names change, and the result is
+//! validated as a whole before anything is stored.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::button::{parse_buttons, Button, ButtonInput};
+use crate::validation::ValidationError;
+
+pub const MAX_MESSAGE_CHARS: usize = 4096;
+pub const MAX_SYSTEM_PROMPT_CHARS: usize = 32_000;
+pub const MAX_TRANSFER_KEYWORDS: usize = 50;
+
+pub const DEFAULT_GREETING: &str = "Hello! How can I help you today?";
+pub const DEFAULT_FALLBACK: &str = "Sorry, I didn't understand that. Could you rephrase it?";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Settings {
+    /// When false the bot never replies: messages are stored, nothing is answered.
+    pub chatbot_enabled: bool,
+    pub ai_enabled: bool,
+    pub ai_provider: Option<String>,
+    pub ai_model: Option<String>,
+    pub ai_temperature: f32,
+    pub ai_max_tokens: u32,
+    pub system_prompt: String,
+    /// Sent when a conversation starts; empty means no greeting.
+    pub greeting_message: String,
+    pub greeting_buttons: Vec<Button>,
+    /// Sent when nothing else answers; empty means the bot stays silent then.
+    pub fallback_message: String,
+    pub fallback_buttons: Vec<Button>,
+    pub transfer_keywords: Vec<String>,
+    pub business_hours_enabled: bool,
+    pub business_hours: BusinessHours,
+    /// Further provider/model pairs tried in order when the main one fails.
+    pub ai_fallbacks: Vec<AiFallback>,
+    pub dataset_ids: Vec<Uuid>,
+    /// IANA time zone the bot lives in (dates, business hours).
+    pub timezone: String,
+    pub widget: WidgetSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            chatbot_enabled: true,
+            ai_enabled: false,
+            ai_provider: None,
+            ai_model: None,
+            ai_temperature: 0.7,
+            ai_max_tokens: 500,
+            system_prompt: String::new(),
+            greeting_message: DEFAULT_GREETING.to_string(),
+            greeting_buttons: Vec::new(),
+            fallback_message: DEFAULT_FALLBACK.to_string(),
+            fallback_buttons: Vec::new(),
+            transfer_keywords: Vec::new(),
+            business_hours_enabled: false,
+            business_hours: BusinessHours::default(),
+            ai_fallbacks: Vec::new(),
+            dataset_ids: Vec::new(),
+            timezone: "UTC".to_string(),
+            widget: WidgetSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AiFallback {
+    pub provider: String,
+    pub model: String,
+}
+
+/// Weekly opening hours; when `business_hours_enabled` and outside them, handoffs answer
+/// with `offline_message`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BusinessHours {
+    /// Defaults to the bot's `timezone`.
+    pub timezone: Option<String>,
+    pub weekly: Vec<OpenInterval>,
+    pub offline_message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OpenInterval {
+    /// `mon`, `tue`, `wed`, `thu`, `fri`, `sat` or `sun`.
+    pub day: String,
+    /// `HH:MM`, 24-hour clock.
+    pub open: String,
+    pub close: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WidgetSettings {
+    pub title: String,
+    pub welcome_text: String,
+    /// `#rrggbb`.
+    pub primary_color: String,
+    /// `right` or `left`.
+    pub position: String,
+    pub avatar_url: Option<String>,
+    /// Origins (`https://shop.example`) allowed to start conversations from the widget.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for WidgetSettings {
+    fn default() -> Self {
+        WidgetSettings {
+            title: "Chat with us".to_string(),
+            welcome_text: String::new(),
+            primary_color: "#2563eb".to_string(),
+            position: "right".to_string(),
+            avatar_url: None,
+            allowed_origins: Vec::new(),
+        }
+    }
+}
+
+/// `PUT /bots/{id}/settings`: every field optional; buttons as authors write them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SettingsPatch {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chatbot_enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ai_enabled: Option<bool>,
+    #[serde(
+        default,
+        deserialize_with = "explicit_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ai_provider: Option<Option<String>>,
+    #[serde(
+        default,
+        deserialize_with = "explicit_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ai_model: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ai_temperature: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ai_max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system_prompt: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub greeting_message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub greeting_buttons: Option<Vec<ButtonInput>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback_message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback_buttons: Option<Vec<ButtonInput>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transfer_keywords: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub business_hours_enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub business_hours: Option<BusinessHours>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ai_fallbacks: Option<Vec<AiFallback>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dataset_ids: Option<Vec<Uuid>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub widget: Option<WidgetSettings>,
+}
+
+impl From<&Settings> for SettingsPatch {
+    /// The patch that sets every field to `s`'s value (the bot-as-code form).
+    fn from(s: &Settings) -> Self {
+        let buttons = |b: &[Button]| Some(b.iter().cloned().map(ButtonInput::from).collect());
+        SettingsPatch {
+            chatbot_enabled: Some(s.chatbot_enabled),
+            ai_enabled: Some(s.ai_enabled),
+            ai_provider: Some(s.ai_provider.clone()),
+            ai_model: Some(s.ai_model.clone()),
+            ai_temperature: Some(s.ai_temperature),
+            ai_max_tokens: Some(s.ai_max_tokens),
+            system_prompt: Some(s.system_prompt.clone()),
+            greeting_message: Some(s.greeting_message.clone()),
+            greeting_buttons: buttons(&s.greeting_buttons),
+            fallback_message: Some(s.fallback_message.clone()),
+            fallback_buttons: buttons(&s.fallback_buttons),
+            transfer_keywords: Some(s.transfer_keywords.clone()),
+            business_hours_enabled: Some(s.business_hours_enabled),
+            business_hours: Some(s.business_hours.clone()),
+            ai_fallbacks: Some(s.ai_fallbacks.clone()),
+            dataset_ids: Some(s.dataset_ids.clone()),
+            timezone: Some(s.timezone.clone()),
+            widget: Some(s.widget.clone()),
+        }
+    }
+}
+
+impl SettingsPatch {
+    /// `current` with this patch applied, or every problem found. Nothing changes on error.
+    pub fn apply(self, current: &Settings) -> Result<Settings, ValidationError> {
+        let mut s = current.clone();
+        let mut errors = ValidationError::new();
+
+        if let Some(v) = self.chatbot_enabled {
+            s.chatbot_enabled = v;
+        }
+        if let Some(v) = self.ai_enabled {
+            s.ai_enabled = v;
+        }
+        if let Some(v) = self.ai_provider {
+            s.ai_provider = v.map(|p| p.trim().to_string()).filter(|p| !p.is_empty());
+        }
+        if let Some(v) = self.ai_model {
+            s.ai_model = v.map(|p| p.trim().to_string()).filter(|p| !p.is_empty());
+        }
+        if let Some(v) = self.ai_temperature {
+            if !(0.0..=2.0).contains(&v) {
+                errors.push("ai_temperature", "must be between 0 and 2");
+            }
+            s.ai_temperature = v;
+        }
+        if let Some(v) = self.ai_max_tokens {
+            if !(1..=128_000).contains(&v) {
+                errors.push("ai_max_tokens", "must be between 1 and 128000");
+            }
+            s.ai_max_tokens = v;
+        }
+        if let Some(v) = self.system_prompt {
+            check_max(&mut errors, "system_prompt", &v, MAX_SYSTEM_PROMPT_CHARS);
+            s.system_prompt = v;
+        }
+        if let Some(v) = self.greeting_message {
+            check_max(&mut errors, "greeting_message", &v, MAX_MESSAGE_CHARS);
+            s.greeting_message = v.trim().to_string();
+        }
+        if let Some(v) = self.greeting_buttons {
+            match parse_buttons(v) {
+                Ok(b) => s.greeting_buttons = b,
+                Err(e) => errors.extend_prefixed("greeting_buttons", e),
+            }
+        }
+        if let Some(v) = self.fallback_message {
+            check_max(&mut errors, "fallback_message", &v, MAX_MESSAGE_CHARS);
+            s.fallback_message = v.trim().to_string();
+        }
+        if let Some(v) = self.fallback_buttons {
+            match parse_buttons(v) {
+                Ok(b) => s.fallback_buttons = b,
+                Err(e) => errors.extend_prefixed("fallback_buttons", e),
+            }
+        }
+        if let Some(v) = self.transfer_keywords {
+            if v.len() > MAX_TRANSFER_KEYWORDS {
+                errors.push(
+                    "transfer_keywords",
+                    format!("at most {MAX_TRANSFER_KEYWORDS} keywords"),
+                );
+            }
+            let mut kept = Vec::with_capacity(v.len());
+            for (i, k) in v.into_iter().enumerate() {
+                let k = k.trim().to_string();
+                if crate::text::normalize_exact(&k).is_empty() || k.chars().count() > 100 {
+                    errors.push(
+                        format!("transfer_keywords[{i}]"),
+                        "a keyword has 1 to 100 characters, with at least one letter or digit",
+                    );
+                }
+                kept.push(k);
+            }
+            s.transfer_keywords = kept;
+        }
+        if let Some(v) = self.business_hours_enabled {
+            s.business_hours_enabled = v;
+        }
+        if let Some(v) = self.business_hours {
+            validate_business_hours(&mut errors, &v);
+            s.business_hours = v;
+        }
+        if let Some(v) = self.ai_fallbacks {
+            for (i, f) in v.iter().enumerate() {
+                if f.provider.trim().is_empty() || f.model.trim().is_empty() {
+                    errors.push(
+                        format!("ai_fallbacks[{i}]"),
+                        "both provider and model are needed",
+                    );
+                }
+            }
+            s.ai_fallbacks = v;
+        }
+        if let Some(v) = self.dataset_ids {
+            s.dataset_ids = v;
+        }
+        if let Some(v) = self.timezone {
+            if v.parse::<chrono_tz::Tz>().is_err() {
+                errors.push(
+                    "timezone",
+                    format!("`{v}` is not an IANA time zone (e.g. `Europe/Berlin`)"),
+                );
+            }
+            s.timezone = v;
+        }
+        if let Some(v) = self.widget {
+            validate_widget(&mut errors, &v);
+            s.widget = v;
+        }
+
+        if s.greeting_message.is_empty() && !s.greeting_buttons.is_empty() {
+            errors.push("greeting_message", "greeting buttons need a greeting message");
+        }
+        if s.fallback_message.is_empty() && !s.fallback_buttons.is_empty() {
+            errors.push("fallback_message", "fallback buttons need a fallback message");
+        }
+        errors.into_result(s)
+    }
+}
+
+/// Tells a field that is absent (`None`) from one set to `null` (`Some(None)`).
+fn explicit_null<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+fn check_max(errors: &mut ValidationError, field: &str, v: &str, max: usize) {
+    let n = v.chars().count();
+    if n > max {
+        errors.push(field, format!("at most {max} characters, got {n}"));
+    }
+}
+
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+fn validate_business_hours(errors: &mut ValidationError, b: &BusinessHours) {
+    if let Some(tz) = &b.timezone {
+        if tz.parse::<chrono_tz::Tz>().is_err() {
+            errors.push(
+                "business_hours.timezone",
+                format!("`{tz}` is not an IANA time zone"),
+            );
+        }
+    }
+    check_max(
+        errors,
+        "business_hours.offline_message",
+        &b.offline_message,
+        MAX_MESSAGE_CHARS,
+    );
+    for (i, iv) in b.weekly.iter().enumerate() {
+        let at = format!("business_hours.weekly[{i}]");
+        if !DAYS.contains(&iv.day.to_ascii_lowercase().as_str()) {
+            errors.push(format!("{at}.day"), "one of mon, tue, wed, thu, fri, sat, sun");
+        }
+        let open = chrono::NaiveTime::parse_from_str(&iv.open, "%H:%M");
+        let close = chrono::NaiveTime::parse_from_str(&iv.close, "%H:%M");
+        match (open, close) {
+            (Ok(o), Ok(c)) if o < c => {}
+            (Ok(_), Ok(_)) => errors.push(at, "`open` must be before `close`"),
+            _ => errors.push(at, "`open` and `close` are HH:MM times"),
+        }
+    }
+}
+
+fn validate_widget(errors: &mut ValidationError, w: &WidgetSettings) {
+    let hex = w.primary_color.len() == 7
+        && w.primary_color.starts_with('#')
+        && w.primary_color[1..].chars().all(|c| c.is_ascii_hexdigit());
+    if !hex {
+        errors.push("widget.primary_color", "a colour like `#2563eb`");
+    }
+    if w.position != "right" && w.position != "left" {
+        errors.push("widget.position", "`right` or `left`");
+    }
+    check_max(errors, "widget.title", &w.title, 100);
+    check_max(errors, "widget.welcome_text", &w.welcome_text, 1000);
+    for (i, o) in w.allowed_origins.iter().enumerate() {
+        let ok = (o.starts_with("https://") || o.starts_with("http://"))
+            && !o.trim_end_matches('/').contains(|c: char| c.is_whitespace())
+            && o.matches('/').count() <= 3;
+        if !ok && o != "*" {
+            errors.push(
+                format!("widget.allowed_origins[{i}]"),
+                "an origin like `https://shop.example`, or `*`",
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patch_changes_only_named_fields() {
+        let base = Settings::default();
+        let patch: SettingsPatch =
+            serde_json::from_str(r#"{"greeting_message": "Hi!", "greeting_buttons": [{"title": "Track Order"}]}"#)
+                .unwrap();
+        let s = patch.apply(&base).unwrap();
+        assert_eq!(s.greeting_message, "Hi!");
+        assert_eq!(s.greeting_buttons[0].id, "track_order");
+        assert_eq!(s.fallback_message, base.fallback_message);
+    }
+
+    #[test]
+    fn patch_reports_every_bad_field() {
+        let patch: SettingsPatch = serde_json::from_str(
+            r#"{"ai_temperature": 3, "timezone": "Mars/Base", "fallback_buttons": [{"title": "This title is far too long"}]}"#,
+        )
+        .unwrap();
+        let err = patch.apply(&Settings::default()).unwrap_err();
+        let fields: Vec<_> = err.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["ai_temperature", "fallback_buttons[0].title", "timezone"]
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let r: Result<SettingsPatch, _> = serde_json::from_str(r#"{"greting_message": "x"}"#);
+        assert!(r.unwrap_err().to_string().contains("greting_message"));
+    }
+
+    #[test]
+    fn null_clears_optional_provider() {
+        let mut base = Settings::default();
+        base.ai_provider = Some("openai".into());
+        let patch: SettingsPatch = serde_json::from_str(r#"{"ai_provider": null}"#).unwrap();
+        assert_eq!(patch.apply(&base).unwrap().ai_provider, None);
+    }
+
+    #[test]
+    fn business_hours_are_checked() {
+        let patch: SettingsPatch = serde_json::from_str(
+            r#"{"business_hours": {"weekly": [{"day": "mon", "open": "17:00", "close": "09:00"}, {"day": "funday", "open": "09:00", "close": "10:00"}]}}"#,
+        )
+        .unwrap();
+        let err = patch.apply(&Settings::default()).unwrap_err();
+        assert_eq!(err.errors.len(), 2);
+    }
+}
