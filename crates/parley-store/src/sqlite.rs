@@ -1,0 +1,1489 @@
+//! The embedded SQLite store. One writer connection (SQLite allows one writer at a time, so
+//! queueing writes in the pool beats retrying on `SQLITE_BUSY`) and a few read-only ones;
+//! WAL journal so readers never block the writer, `synchronous = FULL` so a committed turn
+//! is on disk before the API acknowledges it, foreign keys on so deletes cascade.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use parley_core::bot::ParsedBotDefinition;
+use parley_core::{
+    ApiKey, Bot, Contact, Conversation, ConversationStatus, KeywordRule, Message, MessageMeta,
+    MessageRole, Role, Session, SessionMode, Settings, Workspace,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use uuid::Uuid;
+
+use crate::error::Doing;
+use crate::{
+    rule_from_spec, BotSnapshot, CommittedTurn, ConversationFilter, Event, ImportOutcome,
+    NewConversation, Page, PageRequest, Result, SessionFilter, Store, StoreError, TurnCommit,
+    TurnState,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+const DB_FILE: &str = "parley.db";
+const READERS: u32 = 4;
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `<data_dir>/parley.db` and brings its schema up to date.
+    pub async fn open(data_dir: &Path) -> Result<SqliteStore> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+            path: data_dir.display().to_string(),
+            source,
+        })?;
+        let options = SqliteConnectOptions::new()
+            .filename(data_dir.join(DB_FILE))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("temp_store", "memory");
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await
+            .doing("opening the database")?;
+        MIGRATOR.run(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.read_only(true))
+            .await
+            .doing("opening read connections")?;
+        Ok(SqliteStore { writer, reader })
+    }
+
+    /// Closes every connection (checkpointing the WAL).
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
+
+// ---------- row mapping ----------
+
+fn json<T: Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(format!("encoding JSON: {e}")))
+}
+
+fn from_json<T: DeserializeOwned>(s: &str, what: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+/// Enums are stored as their serde name.
+fn enum_str<T: Serialize>(v: &T) -> Result<String> {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => Ok(s),
+        _ => Err(StoreError::Corrupt(
+            "an enum did not encode as a string".into(),
+        )),
+    }
+}
+
+fn parse_enum<T: DeserializeOwned>(s: String, what: &str) -> Result<T> {
+    serde_json::from_value(serde_json::Value::String(s))
+        .map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+fn get<'r, T>(row: &'r SqliteRow, col: &str) -> Result<T>
+where
+    T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
+{
+    row.try_get(col).doing("reading a row")
+}
+
+fn workspace_from_row(r: &SqliteRow) -> Result<Workspace> {
+    Ok(Workspace {
+        id: get(r, "id")?,
+        name: get(r, "name")?,
+        created_at: get(r, "created_at")?,
+    })
+}
+
+fn key_from_row(r: &SqliteRow) -> Result<ApiKey> {
+    let role: String = get(r, "role")?;
+    Ok(ApiKey {
+        id: get(r, "id")?,
+        workspace_id: get(r, "workspace_id")?,
+        name: get(r, "name")?,
+        role: Role::parse(&role)
+            .ok_or_else(|| StoreError::Corrupt(format!("key role `{role}`")))?,
+        prefix: get(r, "prefix")?,
+        created_at: get(r, "created_at")?,
+    })
+}
+
+fn bot_from_row(r: &SqliteRow) -> Result<Bot> {
+    Ok(Bot {
+        id: get(r, "id")?,
+        name: get(r, "name")?,
+        description: get(r, "description")?,
+        created_at: get(r, "created_at")?,
+        updated_at: get(r, "updated_at")?,
+    })
+}
+
+fn rule_from_row(r: &SqliteRow) -> Result<KeywordRule> {
+    Ok(KeywordRule {
+        id: get(r, "id")?,
+        bot_id: get(r, "bot_id")?,
+        name: get(r, "name")?,
+        keywords: from_json(&get::<String>(r, "keywords")?, "rule keywords")?,
+        match_type: parse_enum(get(r, "match_type")?, "rule match type")?,
+        response_type: parse_enum(get(r, "response_type")?, "rule response type")?,
+        response: get(r, "response")?,
+        buttons: from_json(&get::<String>(r, "buttons")?, "rule buttons")?,
+        priority: get(r, "priority")?,
+        enabled: get(r, "enabled")?,
+        created_at: get(r, "created_at")?,
+        updated_at: get(r, "updated_at")?,
+    })
+}
+
+fn contact_from_row(r: &SqliteRow) -> Result<Contact> {
+    Ok(Contact {
+        id: get(r, "id")?,
+        external_id: get(r, "external_id")?,
+        channel: parse_enum(get(r, "channel")?, "contact channel")?,
+        name: get(r, "name")?,
+        email: get(r, "email")?,
+        phone: get(r, "phone")?,
+        attributes: from_json(&get::<String>(r, "attributes")?, "contact attributes")?,
+        created_at: get(r, "created_at")?,
+    })
+}
+
+fn conversation_from_row(r: &SqliteRow) -> Result<Conversation> {
+    Ok(Conversation {
+        id: get(r, "id")?,
+        bot_id: get(r, "bot_id")?,
+        contact_id: get(r, "contact_id")?,
+        channel: parse_enum(get(r, "channel")?, "conversation channel")?,
+        status: parse_enum(get(r, "status")?, "conversation status")?,
+        created_at: get(r, "created_at")?,
+        updated_at: get(r, "updated_at")?,
+    })
+}
+
+fn message_from_row(r: &SqliteRow) -> Result<Message> {
+    Ok(Message {
+        id: get(r, "id")?,
+        conversation_id: get(r, "conversation_id")?,
+        role: parse_enum::<MessageRole>(get(r, "role")?, "message role")?,
+        text: get(r, "text")?,
+        buttons: from_json(&get::<String>(r, "buttons")?, "message buttons")?,
+        created_at: get(r, "created_at")?,
+        meta: from_json::<MessageMeta>(&get::<String>(r, "meta")?, "message meta")?,
+        seq: get(r, "seq")?,
+    })
+}
+
+/// Session columns are prefixed `s_` in joins so they cannot collide.
+fn session_from_row(r: &SqliteRow) -> Result<Session> {
+    Ok(Session {
+        id: get(r, "s_id")?,
+        conversation_id: get(r, "s_conversation_id")?,
+        contact_id: get(r, "s_contact_id")?,
+        mode: parse_enum::<SessionMode>(get(r, "s_mode")?, "session mode")?,
+        current_flow_id: get(r, "s_current_flow_id")?,
+        current_step: get(r, "s_current_step")?,
+        variables: from_json(&get::<String>(r, "s_variables")?, "session variables")?,
+        offered_buttons: from_json(&get::<String>(r, "s_offered_buttons")?, "session buttons")?,
+        consecutive_fallbacks: get::<i64>(r, "s_consecutive_fallbacks")?
+            .try_into()
+            .unwrap_or(0),
+        started_at: get(r, "s_started_at")?,
+        last_activity: get(r, "s_last_activity")?,
+        handled_seq: get(r, "s_handled_seq")?,
+    })
+}
+
+const SESSION_COLUMNS: &str = "s.id AS s_id, s.conversation_id AS s_conversation_id, \
+    s.contact_id AS s_contact_id, s.mode AS s_mode, s.current_flow_id AS s_current_flow_id, \
+    s.current_step AS s_current_step, s.variables AS s_variables, \
+    s.offered_buttons AS s_offered_buttons, s.consecutive_fallbacks AS s_consecutive_fallbacks, \
+    s.started_at AS s_started_at, s.last_activity AS s_last_activity, s.handled_seq AS s_handled_seq";
+
+fn event_from_row(r: &SqliteRow) -> Result<Event> {
+    Ok(Event {
+        seq: get(r, "seq")?,
+        conversation_id: get(r, "conversation_id")?,
+        kind: get(r, "kind")?,
+        payload: from_json(&get::<String>(r, "payload")?, "event payload")?,
+        created_at: get(r, "created_at")?,
+    })
+}
+
+// ---------- paging ----------
+
+fn uuid_cursor(page: &PageRequest) -> Result<Option<Uuid>> {
+    page.cursor
+        .as_deref()
+        .map(|c| Uuid::from_str(c).map_err(|_| StoreError::BadCursor(c.to_string())))
+        .transpose()
+}
+
+/// Turns `limit + 1` fetched rows into a page whose cursor is the last item's key.
+fn paged<T>(mut items: Vec<T>, limit: u32, key: impl Fn(&T) -> String) -> Page<T> {
+    let more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    let next_cursor = if more { items.last().map(key) } else { None };
+    Page { items, next_cursor }
+}
+
+// ---------- writes shared by several operations ----------
+
+async fn insert_rule_tx(tx: &mut Transaction<'_, Sqlite>, rule: &KeywordRule) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO keyword_rules (id, bot_id, name, keywords, match_type, response_type, \
+         response, buttons, priority, enabled, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(rule.id)
+    .bind(rule.bot_id)
+    .bind(&rule.name)
+    .bind(json(&rule.keywords)?)
+    .bind(enum_str(&rule.match_type)?)
+    .bind(enum_str(&rule.response_type)?)
+    .bind(&rule.response)
+    .bind(json(&rule.buttons)?)
+    .bind(rule.priority)
+    .bind(rule.enabled)
+    .bind(rule.created_at)
+    .bind(rule.updated_at)
+    .execute(&mut **tx)
+    .await
+    .doing("inserting a keyword rule")?;
+    Ok(())
+}
+
+async fn update_rule_tx(tx: &mut Transaction<'_, Sqlite>, rule: &KeywordRule) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE keyword_rules SET name = ?, keywords = ?, match_type = ?, response_type = ?, \
+         response = ?, buttons = ?, priority = ?, enabled = ?, updated_at = ? \
+         WHERE id = ? AND bot_id = ?",
+    )
+    .bind(&rule.name)
+    .bind(json(&rule.keywords)?)
+    .bind(enum_str(&rule.match_type)?)
+    .bind(enum_str(&rule.response_type)?)
+    .bind(&rule.response)
+    .bind(json(&rule.buttons)?)
+    .bind(rule.priority)
+    .bind(rule.enabled)
+    .bind(rule.updated_at)
+    .bind(rule.id)
+    .bind(rule.bot_id)
+    .execute(&mut **tx)
+    .await
+    .doing("updating a keyword rule")?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Bumps the bot's version (so cached matchers recompile); false when the bot is not in `ws`.
+async fn touch_bot_tx(
+    tx: &mut Transaction<'_, Sqlite>,
+    ws: Uuid,
+    bot_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE bots SET version = version + 1, updated_at = ? WHERE id = ? AND workspace_id = ?",
+    )
+    .bind(now)
+    .bind(bot_id)
+    .bind(ws)
+    .execute(&mut **tx)
+    .await
+    .doing("updating the bot's version")?;
+    Ok(done.rows_affected() > 0)
+}
+
+async fn upsert_session_tx(tx: &mut Transaction<'_, Sqlite>, s: &Session) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO sessions (conversation_id, id, contact_id, mode, current_flow_id, current_step, \
+         variables, offered_buttons, consecutive_fallbacks, handled_seq, started_at, last_activity) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT(conversation_id) DO UPDATE SET mode = excluded.mode, \
+         current_flow_id = excluded.current_flow_id, current_step = excluded.current_step, \
+         variables = excluded.variables, offered_buttons = excluded.offered_buttons, \
+         consecutive_fallbacks = excluded.consecutive_fallbacks, handled_seq = excluded.handled_seq, \
+         last_activity = excluded.last_activity",
+    )
+    .bind(s.conversation_id)
+    .bind(s.id)
+    .bind(s.contact_id)
+    .bind(s.mode.as_str())
+    .bind(s.current_flow_id)
+    .bind(&s.current_step)
+    .bind(json(&s.variables)?)
+    .bind(json(&s.offered_buttons)?)
+    .bind(i64::from(s.consecutive_fallbacks))
+    .bind(s.handled_seq)
+    .bind(s.started_at)
+    .bind(s.last_activity)
+    .execute(&mut **tx)
+    .await
+    .doing("saving the session")?;
+    Ok(())
+}
+
+/// Appends messages after the conversation's last one, and an outbox event per message.
+async fn append_messages_tx(
+    tx: &mut Transaction<'_, Sqlite>,
+    ws: Uuid,
+    conversation_id: Uuid,
+    messages: &[Message],
+    event_kind: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<CommittedTurn> {
+    let mut seq: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM messages WHERE conversation_id = ?")
+            .bind(conversation_id)
+            .fetch_one(&mut **tx)
+            .await
+            .doing("reading the conversation's last message")?;
+    let mut out = CommittedTurn::default();
+    for m in messages {
+        seq += 1;
+        let mut m = m.clone();
+        m.seq = seq;
+        sqlx::query(
+            "INSERT INTO messages (id, conversation_id, seq, role, text, buttons, meta, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(m.id)
+        .bind(conversation_id)
+        .bind(seq)
+        .bind(m.role.as_str())
+        .bind(&m.text)
+        .bind(json(&m.buttons)?)
+        .bind(json(&m.meta)?)
+        .bind(m.created_at)
+        .execute(&mut **tx)
+        .await
+        .doing("storing a message")?;
+        if let Some(kind) = event_kind {
+            let payload = serde_json::to_value(&m)
+                .map_err(|e| StoreError::Corrupt(format!("encoding an event: {e}")))?;
+            let row = sqlx::query(
+                "INSERT INTO events (workspace_id, conversation_id, kind, payload, created_at) \
+                 VALUES (?, ?, ?, ?, ?) RETURNING seq",
+            )
+            .bind(ws)
+            .bind(conversation_id)
+            .bind(kind)
+            .bind(json(&payload)?)
+            .bind(now)
+            .fetch_one(&mut **tx)
+            .await
+            .doing("writing an outbox event")?;
+            out.events.push(Event {
+                seq: get(&row, "seq")?,
+                conversation_id: Some(conversation_id),
+                kind: kind.to_string(),
+                payload,
+                created_at: now,
+            });
+        }
+        out.messages.push(m);
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .doing("pinging the database")?;
+        Ok(())
+    }
+
+    async fn default_workspace(&self) -> Result<Workspace> {
+        let find = || {
+            sqlx::query("SELECT id, name, created_at FROM workspaces WHERE is_default = 1")
+                .fetch_optional(&self.writer)
+        };
+        if let Some(r) = find().await.doing("finding the default workspace")? {
+            return workspace_from_row(&r);
+        }
+        sqlx::query(
+            "INSERT INTO workspaces (id, name, is_default, created_at) VALUES (?, 'default', 1, ?) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(parley_core::new_id())
+        .bind(Utc::now())
+        .execute(&self.writer)
+        .await
+        .doing("creating the default workspace")?;
+        let r = find()
+            .await
+            .doing("finding the default workspace")?
+            .ok_or_else(|| StoreError::Corrupt("the default workspace vanished".into()))?;
+        workspace_from_row(&r)
+    }
+
+    async fn create_workspace(&self, name: &str) -> Result<Workspace> {
+        let ws = Workspace {
+            id: parley_core::new_id(),
+            name: name.to_string(),
+            created_at: Utc::now(),
+        };
+        sqlx::query(
+            "INSERT INTO workspaces (id, name, is_default, created_at) VALUES (?, ?, 0, ?)",
+        )
+        .bind(ws.id)
+        .bind(&ws.name)
+        .bind(ws.created_at)
+        .execute(&self.writer)
+        .await
+        .doing("creating a workspace")?;
+        Ok(ws)
+    }
+
+    async fn list_workspaces(&self) -> Result<Vec<Workspace>> {
+        let rows = sqlx::query("SELECT id, name, created_at FROM workspaces ORDER BY id")
+            .fetch_all(&self.reader)
+            .await
+            .doing("listing workspaces")?;
+        rows.iter().map(workspace_from_row).collect()
+    }
+
+    async fn insert_key(&self, key: &ApiKey, key_hash: &[u8]) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, workspace_id, name, role, prefix, key_hash, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(key.id)
+        .bind(key.workspace_id)
+        .bind(&key.name)
+        .bind(key.role.as_str())
+        .bind(&key.prefix)
+        .bind(key_hash)
+        .bind(key.created_at)
+        .execute(&self.writer)
+        .await
+        .doing("storing an API key")?;
+        Ok(())
+    }
+
+    async fn key_by_hash(&self, key_hash: &[u8]) -> Result<Option<ApiKey>> {
+        let row = sqlx::query("SELECT * FROM api_keys WHERE key_hash = ?")
+            .bind(key_hash)
+            .fetch_optional(&self.reader)
+            .await
+            .doing("looking up an API key")?;
+        row.as_ref().map(key_from_row).transpose()
+    }
+
+    async fn list_keys(&self, ws: Uuid, page: &PageRequest) -> Result<Page<ApiKey>> {
+        let after = uuid_cursor(page)?;
+        let limit = page.limit();
+        let rows = sqlx::query(
+            "SELECT * FROM api_keys WHERE workspace_id = ? AND (? IS NULL OR id > ?) ORDER BY id LIMIT ?",
+        )
+        .bind(ws)
+        .bind(after)
+        .bind(after)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.reader)
+        .await
+        .doing("listing API keys")?;
+        let items = rows.iter().map(key_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(paged(items, limit, |k| k.id.to_string()))
+    }
+
+    async fn delete_key(&self, ws: Uuid, id: Uuid) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM api_keys WHERE id = ? AND workspace_id = ?")
+            .bind(id)
+            .bind(ws)
+            .execute(&self.writer)
+            .await
+            .doing("deleting an API key")?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn count_keys(&self) -> Result<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM api_keys")
+            .fetch_one(&self.reader)
+            .await
+            .doing("counting API keys")
+    }
+
+    async fn secret(&self, name: &str, generate: &(dyn Fn() -> Vec<u8> + Sync)) -> Result<Vec<u8>> {
+        sqlx::query("INSERT INTO server_secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+            .bind(name)
+            .bind(generate())
+            .bind(Utc::now())
+            .execute(&self.writer)
+            .await
+            .doing("storing a server secret")?;
+        sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = ?")
+            .bind(name)
+            .fetch_one(&self.writer)
+            .await
+            .doing("reading a server secret")
+    }
+
+    async fn insert_bot(&self, ws: Uuid, bot: &Bot, settings: &Settings) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO bots (id, workspace_id, name, description, settings, version, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
+        )
+        .bind(bot.id)
+        .bind(ws)
+        .bind(&bot.name)
+        .bind(&bot.description)
+        .bind(json(settings)?)
+        .bind(bot.created_at)
+        .bind(bot.updated_at)
+        .execute(&self.writer)
+        .await
+        .doing("creating a bot")?;
+        Ok(())
+    }
+
+    async fn get_bot(&self, ws: Uuid, id: Uuid) -> Result<Option<Bot>> {
+        let row = sqlx::query("SELECT * FROM bots WHERE id = ? AND workspace_id = ?")
+            .bind(id)
+            .bind(ws)
+            .fetch_optional(&self.reader)
+            .await
+            .doing("reading a bot")?;
+        row.as_ref().map(bot_from_row).transpose()
+    }
+
+    async fn find_bot_by_name(&self, ws: Uuid, name: &str) -> Result<Option<Bot>> {
+        let row = sqlx::query(
+            "SELECT * FROM bots WHERE workspace_id = ? AND name = ? ORDER BY id LIMIT 1",
+        )
+        .bind(ws)
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .await
+        .doing("finding a bot by name")?;
+        row.as_ref().map(bot_from_row).transpose()
+    }
+
+    async fn list_bots(&self, ws: Uuid, page: &PageRequest) -> Result<Page<Bot>> {
+        let after = uuid_cursor(page)?;
+        let limit = page.limit();
+        let rows = sqlx::query(
+            "SELECT * FROM bots WHERE workspace_id = ? AND (? IS NULL OR id > ?) ORDER BY id LIMIT ?",
+        )
+        .bind(ws)
+        .bind(after)
+        .bind(after)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.reader)
+        .await
+        .doing("listing bots")?;
+        let items = rows.iter().map(bot_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(paged(items, limit, |b| b.id.to_string()))
+    }
+
+    async fn update_bot(&self, ws: Uuid, bot: &Bot) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE bots SET name = ?, description = ?, updated_at = ?, version = version + 1 \
+             WHERE id = ? AND workspace_id = ?",
+        )
+        .bind(&bot.name)
+        .bind(&bot.description)
+        .bind(bot.updated_at)
+        .bind(bot.id)
+        .bind(ws)
+        .execute(&self.writer)
+        .await
+        .doing("updating a bot")?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_bot(&self, ws: Uuid, id: Uuid) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM bots WHERE id = ? AND workspace_id = ?")
+            .bind(id)
+            .bind(ws)
+            .execute(&self.writer)
+            .await
+            .doing("deleting a bot")?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn get_settings(&self, ws: Uuid, bot_id: Uuid) -> Result<Option<Settings>> {
+        let s: Option<String> =
+            sqlx::query_scalar("SELECT settings FROM bots WHERE id = ? AND workspace_id = ?")
+                .bind(bot_id)
+                .bind(ws)
+                .fetch_optional(&self.reader)
+                .await
+                .doing("reading bot settings")?;
+        s.map(|s| from_json(&s, "bot settings")).transpose()
+    }
+
+    async fn put_settings(&self, ws: Uuid, bot_id: Uuid, settings: &Settings) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE bots SET settings = ?, version = version + 1, updated_at = ? \
+             WHERE id = ? AND workspace_id = ?",
+        )
+        .bind(json(settings)?)
+        .bind(Utc::now())
+        .bind(bot_id)
+        .bind(ws)
+        .execute(&self.writer)
+        .await
+        .doing("saving bot settings")?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn bot_snapshot(&self, ws: Uuid, bot_id: Uuid) -> Result<Option<BotSnapshot>> {
+        // One read transaction, so the rules and the version belong together.
+        let mut tx = self.reader.begin().await.doing("starting a read")?;
+        let Some(row) = sqlx::query("SELECT * FROM bots WHERE id = ? AND workspace_id = ?")
+            .bind(bot_id)
+            .bind(ws)
+            .fetch_optional(&mut *tx)
+            .await
+            .doing("reading a bot")?
+        else {
+            return Ok(None);
+        };
+        let bot = bot_from_row(&row)?;
+        let settings = from_json(&get::<String>(&row, "settings")?, "bot settings")?;
+        let version = get(&row, "version")?;
+        let rules = sqlx::query("SELECT * FROM keyword_rules WHERE bot_id = ? ORDER BY id")
+            .bind(bot_id)
+            .fetch_all(&mut *tx)
+            .await
+            .doing("reading keyword rules")?
+            .iter()
+            .map(rule_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        tx.commit().await.doing("ending a read")?;
+        Ok(Some(BotSnapshot {
+            bot,
+            settings,
+            rules,
+            version,
+        }))
+    }
+
+    async fn import_bot(
+        &self,
+        ws: Uuid,
+        def: &ParsedBotDefinition,
+        now: DateTime<Utc>,
+    ) -> Result<(Bot, ImportOutcome)> {
+        let mut tx = self.writer.begin().await.doing("starting an import")?;
+        let mut existing = None;
+        if let Some(id) = def.id {
+            existing = sqlx::query("SELECT * FROM bots WHERE id = ? AND workspace_id = ?")
+                .bind(id)
+                .bind(ws)
+                .fetch_optional(&mut *tx)
+                .await
+                .doing("finding the bot to import over")?;
+        }
+        if existing.is_none() {
+            existing = sqlx::query(
+                "SELECT * FROM bots WHERE workspace_id = ? AND name = ? ORDER BY id LIMIT 1",
+            )
+            .bind(ws)
+            .bind(&def.bot.name)
+            .fetch_optional(&mut *tx)
+            .await
+            .doing("finding the bot to import over")?;
+        }
+
+        let (bot, outcome) = match existing {
+            Some(row) => {
+                let mut bot = bot_from_row(&row)?;
+                bot.name = def.bot.name.clone();
+                bot.description = def.bot.description.clone();
+                bot.updated_at = now;
+                sqlx::query(
+                    "UPDATE bots SET name = ?, description = ?, settings = ?, updated_at = ?, \
+                     version = version + 1 WHERE id = ?",
+                )
+                .bind(&bot.name)
+                .bind(&bot.description)
+                .bind(json(&def.settings)?)
+                .bind(now)
+                .bind(bot.id)
+                .execute(&mut *tx)
+                .await
+                .doing("updating the imported bot")?;
+                (bot, ImportOutcome::Updated)
+            }
+            None => {
+                // Keep the file's id when it is free, so ids survive a move between servers.
+                let id = match def.id {
+                    Some(id) => {
+                        let taken: Option<i64> =
+                            sqlx::query_scalar("SELECT 1 FROM bots WHERE id = ?")
+                                .bind(id)
+                                .fetch_optional(&mut *tx)
+                                .await
+                                .doing("checking the imported bot's id")?;
+                        if taken.is_some() {
+                            parley_core::new_id()
+                        } else {
+                            id
+                        }
+                    }
+                    None => parley_core::new_id(),
+                };
+                let bot = Bot {
+                    id,
+                    name: def.bot.name.clone(),
+                    description: def.bot.description.clone(),
+                    created_at: now,
+                    updated_at: now,
+                };
+                sqlx::query(
+                    "INSERT INTO bots (id, workspace_id, name, description, settings, version, created_at, updated_at) \
+                     VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
+                )
+                .bind(bot.id)
+                .bind(ws)
+                .bind(&bot.name)
+                .bind(&bot.description)
+                .bind(json(&def.settings)?)
+                .bind(now)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .doing("creating the imported bot")?;
+                (bot, ImportOutcome::Created)
+            }
+        };
+
+        let stored = sqlx::query("SELECT * FROM keyword_rules WHERE bot_id = ? ORDER BY id")
+            .bind(bot.id)
+            .fetch_all(&mut *tx)
+            .await
+            .doing("reading the imported bot's rules")?
+            .iter()
+            .map(rule_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        for spec in &def.rules {
+            match stored.iter().find(|r| r.name == spec.name) {
+                Some(old) => {
+                    let rule = rule_from_spec(old.id, bot.id, spec.clone(), old.created_at, now);
+                    update_rule_tx(&mut tx, &rule).await?;
+                }
+                None => {
+                    let rule =
+                        rule_from_spec(parley_core::new_id(), bot.id, spec.clone(), now, now);
+                    insert_rule_tx(&mut tx, &rule).await?;
+                }
+            }
+        }
+        for old in stored
+            .iter()
+            .filter(|r| !def.rules.iter().any(|s| s.name == r.name))
+        {
+            sqlx::query("DELETE FROM keyword_rules WHERE id = ?")
+                .bind(old.id)
+                .execute(&mut *tx)
+                .await
+                .doing("removing a rule the file no longer has")?;
+        }
+        tx.commit().await.doing("committing an import")?;
+        Ok((bot, outcome))
+    }
+
+    async fn insert_rule(&self, ws: Uuid, rule: &KeywordRule) -> Result<bool> {
+        let mut tx = self.writer.begin().await.doing("starting a rule insert")?;
+        if !touch_bot_tx(&mut tx, ws, rule.bot_id, rule.updated_at).await? {
+            return Ok(false);
+        }
+        insert_rule_tx(&mut tx, rule).await?;
+        tx.commit().await.doing("committing a rule insert")?;
+        Ok(true)
+    }
+
+    async fn get_rule(&self, ws: Uuid, bot_id: Uuid, id: Uuid) -> Result<Option<KeywordRule>> {
+        let row = sqlx::query(
+            "SELECT r.* FROM keyword_rules r JOIN bots b ON b.id = r.bot_id \
+             WHERE r.id = ? AND r.bot_id = ? AND b.workspace_id = ?",
+        )
+        .bind(id)
+        .bind(bot_id)
+        .bind(ws)
+        .fetch_optional(&self.reader)
+        .await
+        .doing("reading a keyword rule")?;
+        row.as_ref().map(rule_from_row).transpose()
+    }
+
+    async fn list_rules(
+        &self,
+        ws: Uuid,
+        bot_id: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<KeywordRule>> {
+        let after = uuid_cursor(page)?;
+        let limit = page.limit();
+        let rows = sqlx::query(
+            "SELECT r.* FROM keyword_rules r JOIN bots b ON b.id = r.bot_id \
+             WHERE r.bot_id = ? AND b.workspace_id = ? AND (? IS NULL OR r.id > ?) ORDER BY r.id LIMIT ?",
+        )
+        .bind(bot_id)
+        .bind(ws)
+        .bind(after)
+        .bind(after)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.reader)
+        .await
+        .doing("listing keyword rules")?;
+        let items = rows.iter().map(rule_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(paged(items, limit, |r| r.id.to_string()))
+    }
+
+    async fn update_rule(&self, ws: Uuid, rule: &KeywordRule) -> Result<bool> {
+        let mut tx = self.writer.begin().await.doing("starting a rule update")?;
+        if !touch_bot_tx(&mut tx, ws, rule.bot_id, rule.updated_at).await? {
+            return Ok(false);
+        }
+        if !update_rule_tx(&mut tx, rule).await? {
+            return Ok(false);
+        }
+        tx.commit().await.doing("committing a rule update")?;
+        Ok(true)
+    }
+
+    async fn delete_rule(&self, ws: Uuid, bot_id: Uuid, id: Uuid) -> Result<bool> {
+        let mut tx = self.writer.begin().await.doing("starting a rule delete")?;
+        if !touch_bot_tx(&mut tx, ws, bot_id, Utc::now()).await? {
+            return Ok(false);
+        }
+        let done = sqlx::query("DELETE FROM keyword_rules WHERE id = ? AND bot_id = ?")
+            .bind(id)
+            .bind(bot_id)
+            .execute(&mut *tx)
+            .await
+            .doing("deleting a keyword rule")?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        tx.commit().await.doing("committing a rule delete")?;
+        Ok(true)
+    }
+
+    async fn create_conversation(
+        &self,
+        new: NewConversation,
+    ) -> Result<(Conversation, Contact, CommittedTurn)> {
+        let ws = new.workspace_id;
+        let conv = new.conversation;
+        let now = conv.created_at;
+        let mut tx = self
+            .writer
+            .begin()
+            .await
+            .doing("starting a new conversation")?;
+
+        let mut contact_row = None;
+        if let Some(ext) = &new.contact.external_id {
+            contact_row = sqlx::query(
+                "SELECT * FROM contacts WHERE workspace_id = ? AND channel = ? AND external_id = ?",
+            )
+            .bind(ws)
+            .bind(conv.channel.as_str())
+            .bind(ext)
+            .fetch_optional(&mut *tx)
+            .await
+            .doing("finding the contact")?;
+        }
+        let contact = match contact_row {
+            Some(row) => {
+                let mut c = contact_from_row(&row)?;
+                let input = &new.contact;
+                if input.name.is_some() {
+                    c.name.clone_from(&input.name);
+                }
+                if input.email.is_some() {
+                    c.email.clone_from(&input.email);
+                }
+                if input.phone.is_some() {
+                    c.phone.clone_from(&input.phone);
+                }
+                if let Some(attrs) = &input.attributes {
+                    c.attributes.extend(attrs.clone());
+                }
+                sqlx::query(
+                    "UPDATE contacts SET name = ?, email = ?, phone = ?, attributes = ?, updated_at = ? WHERE id = ?",
+                )
+                .bind(&c.name)
+                .bind(&c.email)
+                .bind(&c.phone)
+                .bind(json(&c.attributes)?)
+                .bind(now)
+                .bind(c.id)
+                .execute(&mut *tx)
+                .await
+                .doing("updating the contact")?;
+                c
+            }
+            None => {
+                let input = new.contact.clone();
+                let c = Contact {
+                    id: conv.contact_id,
+                    external_id: input.external_id,
+                    channel: conv.channel,
+                    name: input.name,
+                    email: input.email,
+                    phone: input.phone,
+                    attributes: input.attributes.unwrap_or_default(),
+                    created_at: now,
+                };
+                sqlx::query(
+                    "INSERT INTO contacts (id, workspace_id, channel, external_id, name, email, phone, \
+                     attributes, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(c.id)
+                .bind(ws)
+                .bind(c.channel.as_str())
+                .bind(&c.external_id)
+                .bind(&c.name)
+                .bind(&c.email)
+                .bind(&c.phone)
+                .bind(json(&c.attributes)?)
+                .bind(now)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .doing("creating the contact")?;
+                c
+            }
+        };
+
+        let conv = Conversation {
+            contact_id: contact.id,
+            ..conv
+        };
+        sqlx::query(
+            "INSERT INTO conversations (id, workspace_id, bot_id, contact_id, channel, status, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(conv.id)
+        .bind(ws)
+        .bind(conv.bot_id)
+        .bind(conv.contact_id)
+        .bind(conv.channel.as_str())
+        .bind(conv.status.as_str())
+        .bind(conv.created_at)
+        .bind(conv.updated_at)
+        .execute(&mut *tx)
+        .await
+        .doing("creating the conversation")?;
+        let committed = append_messages_tx(
+            &mut tx,
+            ws,
+            conv.id,
+            &new.messages,
+            new.message_event_kind,
+            now,
+        )
+        .await?;
+        let session = Session {
+            contact_id: contact.id,
+            handled_seq: committed.messages.last().map_or(0, |m| m.seq),
+            ..new.session
+        };
+        upsert_session_tx(&mut tx, &session).await?;
+        tx.commit().await.doing("committing a new conversation")?;
+        Ok((conv, contact, committed))
+    }
+
+    async fn get_conversation(&self, ws: Uuid, id: Uuid) -> Result<Option<Conversation>> {
+        let row = sqlx::query("SELECT * FROM conversations WHERE id = ? AND workspace_id = ?")
+            .bind(id)
+            .bind(ws)
+            .fetch_optional(&self.reader)
+            .await
+            .doing("reading a conversation")?;
+        row.as_ref().map(conversation_from_row).transpose()
+    }
+
+    async fn get_contact(&self, ws: Uuid, id: Uuid) -> Result<Option<Contact>> {
+        let row = sqlx::query("SELECT * FROM contacts WHERE id = ? AND workspace_id = ?")
+            .bind(id)
+            .bind(ws)
+            .fetch_optional(&self.reader)
+            .await
+            .doing("reading a contact")?;
+        row.as_ref().map(contact_from_row).transpose()
+    }
+
+    async fn list_conversations(
+        &self,
+        ws: Uuid,
+        filter: &ConversationFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Conversation>> {
+        let before = uuid_cursor(page)?;
+        let limit = page.limit();
+        // Newest first: what someone looking at conversations wants to see.
+        let mut q =
+            QueryBuilder::<Sqlite>::new("SELECT * FROM conversations WHERE workspace_id = ");
+        q.push_bind(ws);
+        if let Some(bot) = filter.bot_id {
+            q.push(" AND bot_id = ").push_bind(bot);
+        }
+        if let Some(contact) = filter.contact_id {
+            q.push(" AND contact_id = ").push_bind(contact);
+        }
+        if let Some(status) = filter.status {
+            q.push(" AND status = ").push_bind(status.as_str());
+        }
+        if let Some(before) = before {
+            q.push(" AND id < ").push_bind(before);
+        }
+        q.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(limit) + 1);
+        let rows = q
+            .build()
+            .fetch_all(&self.reader)
+            .await
+            .doing("listing conversations")?;
+        let items = rows
+            .iter()
+            .map(conversation_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(paged(items, limit, |c| c.id.to_string()))
+    }
+
+    async fn delete_conversation(&self, ws: Uuid, id: Uuid) -> Result<bool> {
+        // Messages, session and events go with it (ON DELETE CASCADE).
+        let done = sqlx::query("DELETE FROM conversations WHERE id = ? AND workspace_id = ?")
+            .bind(id)
+            .bind(ws)
+            .execute(&self.writer)
+            .await
+            .doing("deleting a conversation")?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_conversation_status(
+        &self,
+        ws: Uuid,
+        id: Uuid,
+        status: ConversationStatus,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE conversations SET status = ?, updated_at = ? WHERE id = ? AND workspace_id = ?",
+        )
+        .bind(status.as_str())
+        .bind(now)
+        .bind(id)
+        .bind(ws)
+        .execute(&self.writer)
+        .await
+        .doing("changing a conversation's status")?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn load_turn(&self, ws: Uuid, conversation_id: Uuid) -> Result<Option<TurnState>> {
+        let sql = format!(
+            "SELECT c.*, b.version AS bot_version, {SESSION_COLUMNS} FROM conversations c \
+             JOIN bots b ON b.id = c.bot_id JOIN sessions s ON s.conversation_id = c.id \
+             WHERE c.id = ? AND c.workspace_id = ?"
+        );
+        // The writer connection: a turn must see the previous turn's commit.
+        let row = sqlx::query(&sql)
+            .bind(conversation_id)
+            .bind(ws)
+            .fetch_optional(&self.writer)
+            .await
+            .doing("loading a conversation's state")?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(TurnState {
+            conversation: conversation_from_row(&row)?,
+            session: session_from_row(&row)?,
+            bot_version: get(&row, "bot_version")?,
+        }))
+    }
+
+    async fn pending_user_messages(
+        &self,
+        conversation_id: Uuid,
+        after_seq: i64,
+    ) -> Result<Vec<Message>> {
+        let rows = sqlx::query(
+            "SELECT * FROM messages WHERE conversation_id = ? AND seq > ? AND role = 'user' ORDER BY seq",
+        )
+        .bind(conversation_id)
+        .bind(after_seq)
+        .fetch_all(&self.writer)
+        .await
+        .doing("reading unanswered messages")?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    async fn commit_turn(&self, commit: TurnCommit) -> Result<CommittedTurn> {
+        let mut tx = self.writer.begin().await.doing("starting a turn")?;
+        let committed = append_messages_tx(
+            &mut tx,
+            commit.workspace_id,
+            commit.conversation_id,
+            &commit.messages,
+            commit.message_event_kind,
+            commit.now,
+        )
+        .await?;
+        if let Some(session) = &commit.session {
+            upsert_session_tx(&mut tx, session).await?;
+        }
+        sqlx::query("UPDATE conversations SET updated_at = ? WHERE id = ?")
+            .bind(commit.now)
+            .bind(commit.conversation_id)
+            .execute(&mut *tx)
+            .await
+            .doing("touching the conversation")?;
+        tx.commit().await.doing("committing a turn")?;
+        Ok(committed)
+    }
+
+    async fn list_messages(
+        &self,
+        ws: Uuid,
+        conversation_id: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<Message>> {
+        let after: i64 = match page.cursor.as_deref() {
+            None => 0,
+            Some(c) => c
+                .parse()
+                .map_err(|_| StoreError::BadCursor(c.to_string()))?,
+        };
+        let limit = page.limit();
+        let rows = sqlx::query(
+            "SELECT m.* FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+             WHERE m.conversation_id = ? AND c.workspace_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?",
+        )
+        .bind(conversation_id)
+        .bind(ws)
+        .bind(after)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.reader)
+        .await
+        .doing("reading messages")?;
+        let items = rows
+            .iter()
+            .map(message_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(paged(items, limit, |m| m.seq.to_string()))
+    }
+
+    async fn get_session(&self, ws: Uuid, conversation_id: Uuid) -> Result<Option<Session>> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions s JOIN conversations c ON c.id = s.conversation_id \
+             WHERE s.conversation_id = ? AND c.workspace_id = ?"
+        );
+        let row = sqlx::query(&sql)
+            .bind(conversation_id)
+            .bind(ws)
+            .fetch_optional(&self.reader)
+            .await
+            .doing("reading a session")?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
+    async fn list_sessions(
+        &self,
+        ws: Uuid,
+        filter: &SessionFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Session>> {
+        let after = uuid_cursor(page)?;
+        let limit = page.limit();
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions s JOIN conversations c ON c.id = s.conversation_id \
+             WHERE c.status = 'active' AND c.workspace_id = "
+        ));
+        q.push_bind(ws);
+        if let Some(bot) = filter.bot_id {
+            q.push(" AND c.bot_id = ").push_bind(bot);
+        }
+        if let Some(mode) = filter.mode {
+            q.push(" AND s.mode = ").push_bind(mode.as_str());
+        }
+        if let Some(after) = after {
+            q.push(" AND s.conversation_id > ").push_bind(after);
+        }
+        q.push(" ORDER BY s.conversation_id LIMIT ")
+            .push_bind(i64::from(limit) + 1);
+        let rows = q
+            .build()
+            .fetch_all(&self.reader)
+            .await
+            .doing("listing sessions")?;
+        let items = rows
+            .iter()
+            .map(session_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(paged(items, limit, |s| s.conversation_id.to_string()))
+    }
+
+    async fn events_after(
+        &self,
+        ws: Uuid,
+        conversation_id: Uuid,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<Event>> {
+        let rows = sqlx::query(
+            "SELECT * FROM events WHERE conversation_id = ? AND workspace_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(conversation_id)
+        .bind(ws)
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .doing("reading events")?;
+        rows.iter().map(event_from_row).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parley_core::{Channel, ContactInput, MessageSource};
+
+    async fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).await.unwrap();
+        (dir, store)
+    }
+
+    async fn bot(store: &SqliteStore, ws: Uuid) -> Bot {
+        let now = Utc::now();
+        let bot = Bot {
+            id: parley_core::new_id(),
+            name: "b".into(),
+            description: String::new(),
+            created_at: now,
+            updated_at: now,
+        };
+        store
+            .insert_bot(ws, &bot, &Settings::default())
+            .await
+            .unwrap();
+        bot
+    }
+
+    fn message(conv: Uuid, role: MessageRole, text: &str) -> Message {
+        Message {
+            id: parley_core::new_id(),
+            conversation_id: conv,
+            role,
+            text: text.into(),
+            buttons: vec![],
+            created_at: Utc::now(),
+            meta: MessageMeta {
+                source: (role == MessageRole::Bot).then_some(MessageSource::Greeting),
+                ..Default::default()
+            },
+            seq: 0,
+        }
+    }
+
+    async fn conversation(store: &SqliteStore, ws: Uuid, bot: &Bot) -> Conversation {
+        let now = Utc::now();
+        let id = parley_core::new_id();
+        let contact_id = parley_core::new_id();
+        let conv = Conversation {
+            id,
+            bot_id: bot.id,
+            contact_id,
+            channel: Channel::Api,
+            status: ConversationStatus::Active,
+            created_at: now,
+            updated_at: now,
+        };
+        let (conv, _, committed) = store
+            .create_conversation(NewConversation {
+                workspace_id: ws,
+                conversation: conv,
+                contact: ContactInput {
+                    external_id: Some("u1".into()),
+                    ..Default::default()
+                },
+                session: Session::new(id, contact_id, now),
+                messages: vec![message(id, MessageRole::Bot, "hello")],
+                message_event_kind: Some("message.created"),
+            })
+            .await
+            .unwrap();
+        assert_eq!(committed.messages[0].seq, 1);
+        conv
+    }
+
+    #[tokio::test]
+    async fn workspaces_isolate_everything() {
+        let (_d, store) = store().await;
+        let ws = store.default_workspace().await.unwrap();
+        assert_eq!(store.default_workspace().await.unwrap().id, ws.id);
+        let other = store.create_workspace("other").await.unwrap();
+        let b = bot(&store, ws.id).await;
+        let c = conversation(&store, ws.id, &b).await;
+        assert!(store.get_bot(other.id, b.id).await.unwrap().is_none());
+        assert!(store
+            .get_conversation(other.id, c.id)
+            .await
+            .unwrap()
+            .is_none());
+        assert!(store.load_turn(other.id, c.id).await.unwrap().is_none());
+        assert!(!store.delete_bot(other.id, b.id).await.unwrap());
+        let page = store
+            .list_messages(other.id, c.id, &PageRequest::default())
+            .await
+            .unwrap();
+        assert!(page.items.is_empty());
+    }
+
+    #[tokio::test]
+    async fn turns_append_in_order_and_pages_follow_cursors() {
+        let (_d, store) = store().await;
+        let ws = store.default_workspace().await.unwrap().id;
+        let b = bot(&store, ws).await;
+        let c = conversation(&store, ws, &b).await;
+        for i in 0..5 {
+            let state = store.load_turn(ws, c.id).await.unwrap().unwrap();
+            let mut session = state.session;
+            session.handled_seq += 2;
+            store
+                .commit_turn(TurnCommit {
+                    workspace_id: ws,
+                    conversation_id: c.id,
+                    messages: vec![
+                        message(c.id, MessageRole::User, &format!("q{i}")),
+                        message(c.id, MessageRole::Bot, &format!("a{i}")),
+                    ],
+                    session: Some(session),
+                    message_event_kind: Some("message.created"),
+                    now: Utc::now(),
+                })
+                .await
+                .unwrap();
+        }
+        let first = store
+            .list_messages(
+                ws,
+                c.id,
+                &PageRequest {
+                    limit: Some(4),
+                    cursor: None,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            first.items.iter().map(|m| m.seq).collect::<Vec<_>>(),
+            [1, 2, 3, 4]
+        );
+        let rest = store
+            .list_messages(
+                ws,
+                c.id,
+                &PageRequest {
+                    limit: Some(50),
+                    cursor: first.next_cursor,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(rest.items.len(), 7);
+        assert!(rest.next_cursor.is_none());
+        let events = store.events_after(ws, c.id, 3, 100).await.unwrap();
+        assert_eq!(events.len(), 8);
+        assert_eq!(
+            store
+                .load_turn(ws, c.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .session
+                .handled_seq,
+            11
+        );
+    }
+
+    #[tokio::test]
+    async fn deleting_a_conversation_erases_messages_session_and_events() {
+        let (_d, store) = store().await;
+        let ws = store.default_workspace().await.unwrap().id;
+        let b = bot(&store, ws).await;
+        let c = conversation(&store, ws, &b).await;
+        assert!(store.delete_conversation(ws, c.id).await.unwrap());
+        assert!(store.get_session(ws, c.id).await.unwrap().is_none());
+        assert!(store
+            .events_after(ws, c.id, 0, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages")
+            .fetch_one(&store.reader)
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
+    }
+
+    #[tokio::test]
+    async fn rule_changes_bump_the_bot_version() {
+        let (_d, store) = store().await;
+        let ws = store.default_workspace().await.unwrap().id;
+        let b = bot(&store, ws).await;
+        let v0 = store.bot_snapshot(ws, b.id).await.unwrap().unwrap().version;
+        let spec = parley_core::KeywordRuleInput {
+            name: "r".into(),
+            keywords: vec!["hi".into()],
+            match_type: parley_core::MatchType::Contains,
+            response_type: None,
+            response: "hey".into(),
+            buttons: vec![],
+            priority: 0,
+            enabled: true,
+        }
+        .parse()
+        .unwrap();
+        let rule = rule_from_spec(parley_core::new_id(), b.id, spec, Utc::now(), Utc::now());
+        assert!(store.insert_rule(ws, &rule).await.unwrap());
+        let snap = store.bot_snapshot(ws, b.id).await.unwrap().unwrap();
+        assert!(snap.version > v0);
+        assert_eq!(snap.rules.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn known_contacts_are_reused() {
+        let (_d, store) = store().await;
+        let ws = store.default_workspace().await.unwrap().id;
+        let b = bot(&store, ws).await;
+        let c1 = conversation(&store, ws, &b).await;
+        let c2 = conversation(&store, ws, &b).await;
+        assert_eq!(c1.contact_id, c2.contact_id);
+    }
+}
