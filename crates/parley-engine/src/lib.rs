@@ -1,1 +1,400 @@
+//! Parley's conversation engine. Every message, from any channel, goes through
+//! [`Engine`] and the same five stages:
+//!
+//! 1. **guard** ([`guard`]): size and encoding limits (later: abuse, injection, PII);
+//! 2. **state**: the conversation's session and its bot, compiled ([`cache`]), loaded under
+//!    the conversation's lock ([`locks`]) so its turns run in order;
+//! 3. **route** ([`route`]): the responder chain picks the reply;
+//! 4. **render** ([`render`]): the reply shaped for the channel;
+//! 5. **commit**: user message, replies, session and outbox events in one transaction,
+//!    then published to live listeners ([`bus`]).
+//!
+//! [`admin`] holds the management operations (bots, settings, rules, bot-as-code) that the
+//! HTTP API and the CLI share.
 
+pub mod admin;
+pub mod bus;
+pub mod cache;
+pub mod error;
+pub mod guard;
+pub mod locks;
+pub mod render;
+pub mod route;
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use parley_core::button::find_by_answer;
+use parley_core::{
+    Channel, Contact, ContactInput, Conversation, ConversationStatus, Message, MessageMeta,
+    MessageRole, MessageSource, Session, ValidationError,
+};
+use parley_store::{NewConversation, Store, TurnCommit, TurnState};
+use serde::Serialize;
+use uuid::Uuid;
+
+pub use bus::EventBus;
+pub use cache::CompiledBot;
+pub use error::{EngineError, Result};
+pub use guard::Limits;
+pub use route::{Reply, Responder, TurnContext, UserInput};
+
+use crate::cache::BotCache;
+use crate::locks::ConversationLocks;
+use crate::route::route;
+
+/// The outbox event kind for a message added to a conversation.
+pub const MESSAGE_CREATED: &str = "message.created";
+
+/// What a user sends: text, or the id of a button they were offered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inbound {
+    Text(String),
+    Button(String),
+}
+
+/// `POST /conversations`: which bot, who, and through which channel.
+#[derive(Debug, Clone, Default)]
+pub struct StartConversation {
+    pub bot_id: Uuid,
+    pub contact: ContactInput,
+    pub channel: Channel,
+}
+
+/// A conversation as clients see it: with its contact and (on creation) its first messages.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConversationView {
+    #[serde(flatten)]
+    pub conversation: Conversation,
+    pub contact: Option<Contact>,
+    pub messages: Vec<Message>,
+}
+
+pub struct Engine {
+    store: Arc<dyn Store>,
+    bots: BotCache,
+    locks: ConversationLocks,
+    limits: Limits,
+    chain: Vec<Box<dyn Responder>>,
+    bus: EventBus,
+}
+
+impl Engine {
+    /// An engine with the default responder chain.
+    pub fn new(store: Arc<dyn Store>, limits: Limits) -> Engine {
+        Engine::with_chain(store, limits, route::default_chain())
+    }
+
+    /// An engine with a custom responder chain (later stages, tests).
+    pub fn with_chain(
+        store: Arc<dyn Store>,
+        limits: Limits,
+        chain: Vec<Box<dyn Responder>>,
+    ) -> Engine {
+        Engine {
+            store,
+            bots: BotCache::default(),
+            locks: ConversationLocks::default(),
+            limits,
+            chain,
+            bus: EventBus::default(),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn bus(&self) -> &EventBus {
+        &self.bus
+    }
+
+    /// Creates a conversation and greets the user (greeting and its buttons), in one commit.
+    pub async fn start_conversation(
+        &self,
+        ws: Uuid,
+        start: StartConversation,
+    ) -> Result<ConversationView> {
+        start.contact.validate()?;
+        let bot = self
+            .bots
+            .load(self.store.as_ref(), ws, start.bot_id)
+            .await?;
+        let now = Utc::now();
+        let id = parley_core::new_id();
+        let contact_id = parley_core::new_id();
+        let conversation = Conversation {
+            id,
+            bot_id: bot.bot.id,
+            contact_id,
+            channel: start.channel,
+            status: ConversationStatus::Active,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut session = Session::new(id, contact_id, now);
+        let s = &bot.settings;
+        let mut messages = Vec::new();
+        if s.chatbot_enabled && !s.greeting_message.is_empty() {
+            let greeting = Reply::new(
+                MessageSource::Greeting,
+                s.greeting_message.clone(),
+                s.greeting_buttons.clone(),
+            );
+            session.offered_buttons = greeting.buttons.clone();
+            messages.push(render::render(start.channel, id, greeting, now));
+        }
+        let (conversation, contact, committed) = self
+            .store
+            .create_conversation(NewConversation {
+                workspace_id: ws,
+                conversation,
+                contact: start.contact,
+                session,
+                messages,
+                message_event_kind: Some(MESSAGE_CREATED),
+            })
+            .await?;
+        self.bus.publish(ws, committed.events);
+        Ok(ConversationView {
+            conversation,
+            contact: Some(contact),
+            messages: committed.messages,
+        })
+    }
+
+    /// `send`: stores the user's message, durable once this returns; no reply yet.
+    pub async fn send(&self, ws: Uuid, conversation_id: Uuid, inbound: Inbound) -> Result<Message> {
+        let inbound = self.guard(inbound)?;
+        let _turn = self.locks.lock(conversation_id).await;
+        let state = self.state(ws, conversation_id).await?;
+        let message = self.user_message(&state, &inbound)?;
+        let committed = self
+            .store
+            .commit_turn(TurnCommit {
+                workspace_id: ws,
+                conversation_id,
+                messages: vec![message],
+                session: None,
+                message_event_kind: Some(MESSAGE_CREATED),
+                now: Utc::now(),
+            })
+            .await?;
+        self.bus.publish(ws, committed.events);
+        committed
+            .messages
+            .into_iter()
+            .next()
+            .ok_or_else(|| EngineError::Conflict("the message was not stored".into()))
+    }
+
+    /// `receive`: answers every message sent since the last reply, oldest first.
+    pub async fn receive(&self, ws: Uuid, conversation_id: Uuid) -> Result<Vec<Message>> {
+        let _turn = self.locks.lock(conversation_id).await;
+        let state = self.state(ws, conversation_id).await?;
+        let pending = self
+            .store
+            .pending_user_messages(conversation_id, state.session.handled_seq)
+            .await?;
+        if pending.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.answer(ws, state, pending, Vec::new()).await
+    }
+
+    /// `complete`: send and receive in one turn and one commit.
+    pub async fn complete(
+        &self,
+        ws: Uuid,
+        conversation_id: Uuid,
+        inbound: Inbound,
+    ) -> Result<Vec<Message>> {
+        let inbound = self.guard(inbound)?;
+        let _turn = self.locks.lock(conversation_id).await;
+        let state = self.state(ws, conversation_id).await?;
+        let message = self.user_message(&state, &inbound)?;
+        // Anything sent earlier and not yet answered is answered first, in order.
+        let mut pending = self
+            .store
+            .pending_user_messages(conversation_id, state.session.handled_seq)
+            .await?;
+        pending.push(message.clone());
+        let replies = self.answer(ws, state, pending, vec![message]).await?;
+        Ok(replies)
+    }
+
+    /// Closes a conversation: history kept, new messages refused.
+    pub async fn close_conversation(
+        &self,
+        ws: Uuid,
+        conversation_id: Uuid,
+    ) -> Result<Conversation> {
+        let _turn = self.locks.lock(conversation_id).await;
+        if !self
+            .store
+            .set_conversation_status(ws, conversation_id, ConversationStatus::Closed, Utc::now())
+            .await?
+        {
+            return Err(EngineError::not_found("conversation"));
+        }
+        self.store
+            .get_conversation(ws, conversation_id)
+            .await?
+            .ok_or_else(|| EngineError::not_found("conversation"))
+    }
+
+    /// Stage 1.
+    fn guard(&self, inbound: Inbound) -> Result<Inbound> {
+        Ok(match inbound {
+            Inbound::Text(t) => Inbound::Text(guard::check_text(&self.limits, &t)?),
+            Inbound::Button(id) if id.trim().is_empty() => {
+                return Err(ValidationError::single("button_id", "cannot be empty").into())
+            }
+            b @ Inbound::Button(_) => b,
+        })
+    }
+
+    /// Stage 2: the conversation's state; a closed conversation takes no messages.
+    async fn state(&self, ws: Uuid, conversation_id: Uuid) -> Result<TurnState> {
+        let state = self
+            .store
+            .load_turn(ws, conversation_id)
+            .await?
+            .ok_or_else(|| EngineError::not_found("conversation"))?;
+        if state.conversation.status == ConversationStatus::Closed {
+            return Err(EngineError::Conflict(
+                "this conversation is closed and takes no new messages".into(),
+            ));
+        }
+        Ok(state)
+    }
+
+    /// The user's message as it will be stored; a button answer must name an offered button.
+    fn user_message(&self, state: &TurnState, inbound: &Inbound) -> Result<Message> {
+        let offered = &state.session.offered_buttons;
+        let channel = state.conversation.channel;
+        let (text, button) = match inbound {
+            Inbound::Button(id) => {
+                let b = offered.iter().find(|b| &b.id == id).ok_or_else(|| {
+                    ValidationError::single(
+                        "button_id",
+                        format!("`{id}` is not one of the buttons the bot last offered"),
+                    )
+                })?;
+                (b.title.clone(), Some(b.id.clone()))
+            }
+            Inbound::Text(t) => {
+                let typed_number = (!render::has_buttons(channel))
+                    .then(|| t.trim().parse::<usize>().ok())
+                    .flatten()
+                    .and_then(|n| n.checked_sub(1))
+                    .and_then(|i| offered.get(i));
+                let b = typed_number.or_else(|| find_by_answer(offered, t));
+                (t.clone(), b.map(|b| b.id.clone()))
+            }
+        };
+        Ok(Message {
+            id: parley_core::new_id(),
+            conversation_id: state.conversation.id,
+            role: MessageRole::User,
+            text,
+            buttons: Vec::new(),
+            created_at: Utc::now(),
+            meta: MessageMeta {
+                button_id: button,
+                ..Default::default()
+            },
+            seq: 0,
+        })
+    }
+
+    /// Stages 3–5 for `to_answer` (user messages, oldest first): route, render, and commit
+    /// `new_messages` (the not-yet-stored user message, if any) with the replies.
+    async fn answer(
+        &self,
+        ws: Uuid,
+        state: TurnState,
+        to_answer: Vec<Message>,
+        new_messages: Vec<Message>,
+    ) -> Result<Vec<Message>> {
+        let TurnState {
+            conversation,
+            mut session,
+            bot_version,
+        } = state;
+        let bot = self
+            .bots
+            .get(self.store.as_ref(), ws, conversation.bot_id, bot_version)
+            .await?;
+        let now = Utc::now();
+        let mut messages = new_messages;
+        for user in &to_answer {
+            let input = UserInput {
+                text: user.text.clone(),
+                button: user.meta.button_id.as_ref().and_then(|id| {
+                    session
+                        .offered_buttons
+                        .iter()
+                        .find(|b| &b.id == id)
+                        .cloned()
+                }),
+            };
+            let mut turn = TurnContext {
+                bot: &bot,
+                conversation: &conversation,
+                session: &mut session,
+                input: &input,
+                now,
+            };
+            let (replies, by) = route(&self.chain, &mut turn).await?;
+            tracing::debug!(conversation = %conversation.id, responder = by, replies = replies.len(), "routed");
+            note_replies(&mut session, &replies);
+            messages.extend(
+                replies
+                    .into_iter()
+                    .map(|r| render::render(conversation.channel, conversation.id, r, now)),
+            );
+        }
+        session.last_activity = now;
+        let committed = self
+            .store
+            .commit_turn(TurnCommit {
+                workspace_id: ws,
+                conversation_id: conversation.id,
+                messages,
+                session: Some(session),
+                message_event_kind: Some(MESSAGE_CREATED),
+                now,
+            })
+            .await?;
+        self.bus.publish(ws, committed.events);
+        Ok(committed
+            .messages
+            .into_iter()
+            .filter(|m| m.role != MessageRole::User)
+            .collect())
+    }
+}
+
+/// What the session remembers of a turn's replies: the buttons now on offer, and how many
+/// fallbacks in a row the user has had.
+fn note_replies(session: &mut Session, replies: &[Reply]) {
+    if replies.is_empty() {
+        return;
+    }
+    if let Some(last) = replies.last() {
+        session.offered_buttons = last.buttons.clone();
+    }
+    if replies
+        .iter()
+        .any(|r| r.meta.source == Some(MessageSource::Fallback))
+    {
+        session.consecutive_fallbacks += 1;
+    } else {
+        session.consecutive_fallbacks = 0;
+    }
+}

@@ -91,6 +91,8 @@ pub struct TurnCommit {
     pub workspace_id: Uuid,
     pub conversation_id: Uuid,
     pub messages: Vec<Message>,
+    /// Saved when given, with `handled_seq` set to the conversation's last message: a
+    /// turn that saves the session has answered everything up to and including it.
     pub session: Option<Session>,
     /// Built from the stored messages (which then have their `seq`), one per message.
     pub message_event_kind: Option<&'static str>,
@@ -102,6 +104,8 @@ pub struct TurnCommit {
 pub struct CommittedTurn {
     pub messages: Vec<Message>,
     pub events: Vec<Event>,
+    /// The conversation's last message `seq` after the commit.
+    pub last_seq: i64,
 }
 
 /// A new conversation with its contact, session and first messages (the greeting).

@@ -407,6 +407,7 @@ async fn append_messages_tx(
         }
         out.messages.push(m);
     }
+    out.last_seq = seq;
     Ok(out)
 }
 
@@ -1008,7 +1009,7 @@ impl Store for SqliteStore {
         .await?;
         let session = Session {
             contact_id: contact.id,
-            handled_seq: committed.messages.last().map_or(0, |m| m.seq),
+            handled_seq: committed.last_seq,
             ..new.session
         };
         upsert_session_tx(&mut tx, &session).await?;
@@ -1154,7 +1155,11 @@ impl Store for SqliteStore {
         )
         .await?;
         if let Some(session) = &commit.session {
-            upsert_session_tx(&mut tx, session).await?;
+            let session = Session {
+                handled_seq: committed.last_seq,
+                ..session.clone()
+            };
+            upsert_session_tx(&mut tx, &session).await?;
         }
         sqlx::query("UPDATE conversations SET updated_at = ? WHERE id = ?")
             .bind(commit.now)
@@ -1372,9 +1377,7 @@ mod tests {
         let b = bot(&store, ws).await;
         let c = conversation(&store, ws, &b).await;
         for i in 0..5 {
-            let state = store.load_turn(ws, c.id).await.unwrap().unwrap();
-            let mut session = state.session;
-            session.handled_seq += 2;
+            let session = store.load_turn(ws, c.id).await.unwrap().unwrap().session;
             store
                 .commit_turn(TurnCommit {
                     workspace_id: ws,

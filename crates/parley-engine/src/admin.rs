@@ -1,0 +1,185 @@
+//! Managing bots: creation, settings, keyword rules, and the bot-as-code file. The HTTP
+//! API and the CLI both come through here, so validation, ids and timestamps are decided
+//! in one place. Every change bumps the bot's version, which retires its compiled matcher.
+
+use chrono::Utc;
+use parley_core::bot::{BotInput, BotSpec};
+use parley_core::{
+    Bot, BotDefinition, KeywordRule, KeywordRuleInput, KeywordRulePatch, Settings, SettingsPatch,
+};
+use parley_store::{rule_from_spec, ImportOutcome, Page, PageRequest};
+use uuid::Uuid;
+
+use crate::error::{EngineError, Result};
+use crate::Engine;
+
+impl Engine {
+    pub async fn create_bot(&self, ws: Uuid, input: BotInput) -> Result<Bot> {
+        let spec = input.parse_new()?;
+        let now = Utc::now();
+        let bot = Bot {
+            id: parley_core::new_id(),
+            name: spec.name,
+            description: spec.description,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store
+            .insert_bot(ws, &bot, &Settings::default())
+            .await?;
+        Ok(bot)
+    }
+
+    pub async fn get_bot(&self, ws: Uuid, id: Uuid) -> Result<Bot> {
+        self.store
+            .get_bot(ws, id)
+            .await?
+            .ok_or_else(|| EngineError::not_found("bot"))
+    }
+
+    /// A bot by id, or by exact name (what a person types at the CLI).
+    pub async fn find_bot(&self, ws: Uuid, id_or_name: &str) -> Result<Bot> {
+        if let Ok(id) = id_or_name.parse::<Uuid>() {
+            if let Some(bot) = self.store.get_bot(ws, id).await? {
+                return Ok(bot);
+            }
+        }
+        self.store
+            .find_bot_by_name(ws, id_or_name)
+            .await?
+            .ok_or_else(|| EngineError::not_found("bot"))
+    }
+
+    pub async fn list_bots(&self, ws: Uuid, page: &PageRequest) -> Result<Page<Bot>> {
+        Ok(self.store.list_bots(ws, page).await?)
+    }
+
+    pub async fn update_bot(&self, ws: Uuid, id: Uuid, input: BotInput) -> Result<Bot> {
+        let mut bot = self.get_bot(ws, id).await?;
+        let spec = input.apply(&BotSpec {
+            name: bot.name.clone(),
+            description: bot.description.clone(),
+        })?;
+        bot.name = spec.name;
+        bot.description = spec.description;
+        bot.updated_at = Utc::now();
+        if !self.store.update_bot(ws, &bot).await? {
+            return Err(EngineError::not_found("bot"));
+        }
+        Ok(bot)
+    }
+
+    /// Deletes the bot with its rules and conversations.
+    pub async fn delete_bot(&self, ws: Uuid, id: Uuid) -> Result<()> {
+        if !self.store.delete_bot(ws, id).await? {
+            return Err(EngineError::not_found("bot"));
+        }
+        self.bots.forget(id);
+        Ok(())
+    }
+
+    pub async fn get_settings(&self, ws: Uuid, bot_id: Uuid) -> Result<Settings> {
+        self.store
+            .get_settings(ws, bot_id)
+            .await?
+            .ok_or_else(|| EngineError::not_found("bot"))
+    }
+
+    /// Applies the fields the patch names; nothing is stored unless all of it is valid.
+    pub async fn update_settings(
+        &self,
+        ws: Uuid,
+        bot_id: Uuid,
+        patch: SettingsPatch,
+    ) -> Result<Settings> {
+        let current = self.get_settings(ws, bot_id).await?;
+        let next = patch.apply(&current)?;
+        if !self.store.put_settings(ws, bot_id, &next).await? {
+            return Err(EngineError::not_found("bot"));
+        }
+        Ok(next)
+    }
+
+    pub async fn create_rule(
+        &self,
+        ws: Uuid,
+        bot_id: Uuid,
+        input: KeywordRuleInput,
+    ) -> Result<KeywordRule> {
+        // 404 for a missing bot before 422 for a bad rule.
+        self.get_bot(ws, bot_id).await?;
+        let spec = input.parse()?;
+        let now = Utc::now();
+        let rule = rule_from_spec(parley_core::new_id(), bot_id, spec, now, now);
+        if !self.store.insert_rule(ws, &rule).await? {
+            return Err(EngineError::not_found("bot"));
+        }
+        Ok(rule)
+    }
+
+    pub async fn get_rule(&self, ws: Uuid, bot_id: Uuid, id: Uuid) -> Result<KeywordRule> {
+        self.store
+            .get_rule(ws, bot_id, id)
+            .await?
+            .ok_or_else(|| EngineError::not_found("keyword rule"))
+    }
+
+    pub async fn list_rules(
+        &self,
+        ws: Uuid,
+        bot_id: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<KeywordRule>> {
+        self.get_bot(ws, bot_id).await?;
+        Ok(self.store.list_rules(ws, bot_id, page).await?)
+    }
+
+    pub async fn update_rule(
+        &self,
+        ws: Uuid,
+        bot_id: Uuid,
+        id: Uuid,
+        patch: KeywordRulePatch,
+    ) -> Result<KeywordRule> {
+        let current = self.get_rule(ws, bot_id, id).await?;
+        let spec = patch.apply(&current)?;
+        let rule = rule_from_spec(id, bot_id, spec, current.created_at, Utc::now());
+        if !self.store.update_rule(ws, &rule).await? {
+            return Err(EngineError::not_found("keyword rule"));
+        }
+        Ok(rule)
+    }
+
+    pub async fn delete_rule(&self, ws: Uuid, bot_id: Uuid, id: Uuid) -> Result<()> {
+        if !self.store.delete_rule(ws, bot_id, id).await? {
+            return Err(EngineError::not_found("keyword rule"));
+        }
+        Ok(())
+    }
+
+    /// Creates or updates a bot from its definition; importing the same file twice changes
+    /// nothing the second time but the version.
+    pub async fn import_bot(&self, ws: Uuid, def: BotDefinition) -> Result<(Bot, ImportOutcome)> {
+        let parsed = def.parse()?;
+        let (bot, outcome) = self.store.import_bot(ws, &parsed, Utc::now()).await?;
+        // Compile now, so a definition whose rules cannot compile is reported at import.
+        self.bots.load(self.store.as_ref(), ws, bot.id).await?;
+        Ok((bot, outcome))
+    }
+
+    /// The bot as a definition: importing it elsewhere recreates the bot.
+    pub async fn export_bot(&self, ws: Uuid, bot_id: Uuid) -> Result<BotDefinition> {
+        let snap = self
+            .store
+            .bot_snapshot(ws, bot_id)
+            .await?
+            .ok_or_else(|| EngineError::not_found("bot"))?;
+        Ok(BotDefinition {
+            id: Some(snap.bot.id),
+            name: snap.bot.name,
+            description: snap.bot.description,
+            settings: SettingsPatch::from(&snap.settings),
+            keywords: snap.rules.iter().map(KeywordRuleInput::from).collect(),
+        })
+    }
+}

@@ -1,0 +1,42 @@
+//! Engine errors: what went wrong in a turn or an admin operation, in terms the edge can
+//! map to a status without guessing.
+
+use parley_core::{MatcherError, ValidationError};
+use parley_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The thing named does not exist in the caller's workspace.
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    #[error("invalid input: {0}")]
+    Validation(#[from] ValidationError),
+    /// The request is valid but the resource's state refuses it.
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored rule set did not compile; it was validated on the way in, so this is a bug
+    /// or a hand-edited database.
+    #[error("the bot's keyword rules could not be compiled: {0}")]
+    Matcher(#[from] MatcherError),
+}
+
+impl EngineError {
+    pub fn not_found(what: &'static str) -> Self {
+        EngineError::NotFound { what }
+    }
+
+    /// Worth retrying the same request unchanged?
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            EngineError::Store(e) => e.is_retryable(),
+            EngineError::NotFound { .. }
+            | EngineError::Validation(_)
+            | EngineError::Conflict(_)
+            | EngineError::Matcher(_) => false,
+        }
+    }
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;
