@@ -67,7 +67,9 @@ pub struct ConversationView {
     #[serde(flatten)]
     pub conversation: Conversation,
     pub contact: Option<Contact>,
-    pub messages: Vec<Message>,
+    /// On creation: the first messages (the greeting).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<Vec<Message>>,
 }
 
 pub struct Engine {
@@ -163,7 +165,7 @@ impl Engine {
         Ok(ConversationView {
             conversation,
             contact: Some(contact),
-            messages: committed.messages,
+            messages: Some(committed.messages),
         })
     }
 
@@ -225,6 +227,34 @@ impl Engine {
         pending.push(message.clone());
         let replies = self.answer(ws, state, pending, vec![message]).await?;
         Ok(replies)
+    }
+
+    /// A conversation with its contact.
+    pub async fn get_conversation(
+        &self,
+        ws: Uuid,
+        conversation_id: Uuid,
+    ) -> Result<ConversationView> {
+        let conversation = self
+            .store
+            .get_conversation(ws, conversation_id)
+            .await?
+            .ok_or_else(|| EngineError::not_found("conversation"))?;
+        let contact = self.store.get_contact(ws, conversation.contact_id).await?;
+        Ok(ConversationView {
+            conversation,
+            contact,
+            messages: None,
+        })
+    }
+
+    /// Erases a conversation: messages, session and events.
+    pub async fn delete_conversation(&self, ws: Uuid, conversation_id: Uuid) -> Result<()> {
+        let _turn = self.locks.lock(conversation_id).await;
+        if !self.store.delete_conversation(ws, conversation_id).await? {
+            return Err(EngineError::not_found("conversation"));
+        }
+        Ok(())
     }
 
     /// Closes a conversation: history kept, new messages refused.

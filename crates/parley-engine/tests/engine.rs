@@ -94,7 +94,7 @@ async fn greets_with_buttons_then_answers_rules_and_falls_back() {
         )
         .await
         .unwrap();
-    let greeting = &view.messages[0];
+    let greeting = &view.messages.as_ref().unwrap()[0];
     assert_eq!(greeting.text, "Welcome! What can I do?");
     assert_eq!(greeting.meta.source, Some(MessageSource::Greeting));
     assert_eq!(greeting.buttons.len(), 2);

@@ -1,1 +1,164 @@
+//! Parley's HTTP edge: the axum routes of the API contract, authentication, the error
+//! envelope and the OpenAPI document. Handlers are thin: they extract typed input, call one
+//! engine function and wrap the result; no SQL and no business rules live here.
 
+pub mod auth;
+pub mod error;
+pub mod extract;
+mod routes;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use parley_engine::Engine;
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+pub use auth::TokenKeys;
+pub use error::{ApiError, ApiResult};
+
+/// Settings of the HTTP edge.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Largest request body accepted (413 above it).
+    pub max_body_bytes: usize,
+    /// Lifetime of conversation tokens when the request names none.
+    pub token_ttl: chrono::Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            max_body_bytes: 64 * 1024,
+            token_ttl: chrono::Duration::hours(24),
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub tokens: TokenKeys,
+    pub http: Arc<HttpConfig>,
+}
+
+impl AppState {
+    /// State for `engine`, with the token signing key read (or made) from the store.
+    pub async fn new(
+        engine: Arc<Engine>,
+        http: HttpConfig,
+    ) -> Result<AppState, parley_store::StoreError> {
+        let secret = engine
+            .store()
+            .secret("conversation_token_key", &|| {
+                let mut b = vec![0u8; 32];
+                rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut b);
+                b
+            })
+            .await?;
+        Ok(AppState {
+            engine,
+            tokens: TokenKeys::new(&secret),
+            http: Arc::new(http),
+        })
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Parley API",
+        description = "Conversations, bots, keyword rules and settings. Every success is \
+            `{\"status\": \"success\", \"data\": ...}`; every error is \
+            `{\"status\": \"error\", \"error\": {\"code\", \"message\", \"details\"}}`."
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API key (`pk_…`) or a conversation token"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The whole application: API routes, health, the OpenAPI document.
+pub fn router(state: AppState) -> Router {
+    let (api, openapi) = api_routes().split_for_parts();
+    let openapi = Arc::new(openapi);
+    let max_body = state.http.max_body_bytes;
+    api.route(
+        "/openapi.json",
+        axum::routing::get(move || {
+            let doc = openapi.clone();
+            async move { axum::Json(doc.as_ref().clone()) }
+        }),
+    )
+    .fallback(|| async { ApiError::NotFound("no such route".into()) })
+    .method_not_allowed_fallback(|| async {
+        ApiError::MethodNotAllowed("this route does not take that method".into())
+    })
+    .layer(DefaultBodyLimit::max(max_body))
+    .layer(CatchPanicLayer::custom(|_| {
+        ApiError::Internal("an internal error occurred; it has been logged".into()).into_response()
+    }))
+    .layer(TraceLayer::new_for_http())
+    .with_state(state)
+}
+
+/// The OpenAPI document, as served at `/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_routes().split_for_parts().1
+}
+
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes::system::routes())
+        .merge(routes::keys::routes())
+        .merge(routes::bots::routes())
+        .merge(routes::keywords::routes())
+        .merge(routes::conversations::routes())
+        .merge(routes::sessions::routes())
+}
+
+/// Serves until `shutdown` completes, then finishes in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// `{"status": "success", "data": data}` with `status`.
+pub(crate) fn success<T: Serialize>(status: StatusCode, data: T) -> Response {
+    (
+        status,
+        axum::Json(serde_json::json!({ "status": "success", "data": data })),
+    )
+        .into_response()
+}

@@ -1,0 +1,267 @@
+//! Who is calling: an API key (admin or agent, stored as a SHA-256 hash) or a conversation
+//! token (a signed JWT that opens exactly one conversation). Keys are 256-bit random
+//! strings, so a fast hash is as safe as a slow one here and keeps every request cheap;
+//! argon2 is for passwords people choose, which keys are not.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use chrono::{DateTime, Duration, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use parley_core::{ApiKey, Role};
+use parley_store::Store;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+pub const KEY_PREFIX: &str = "pk_";
+
+/// A newly made key: the secret (shown once) and what is stored about it.
+pub struct NewKey {
+    pub secret: String,
+    pub key: ApiKey,
+    pub hash: Vec<u8>,
+}
+
+/// Makes a random key for `ws` with `role`.
+pub fn generate_key(ws: Uuid, name: &str, role: Role) -> NewKey {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let secret = format!("{KEY_PREFIX}{}", hex::encode(bytes));
+    key_for_secret(ws, name, role, secret)
+}
+
+/// The stored form of a given secret (used for `PARLEY_ADMIN_KEY`).
+pub fn key_for_secret(ws: Uuid, name: &str, role: Role, secret: String) -> NewKey {
+    let key = ApiKey {
+        id: parley_core::new_id(),
+        workspace_id: ws,
+        name: name.to_string(),
+        role,
+        prefix: secret.chars().take(KEY_PREFIX.len() + 8).collect(),
+        created_at: Utc::now(),
+    };
+    let hash = hash_key(&secret);
+    NewKey { secret, key, hash }
+}
+
+pub fn hash_key(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+/// Creates and stores a key, returning the secret to show once.
+pub async fn create_key(
+    store: &dyn Store,
+    ws: Uuid,
+    name: &str,
+    role: Role,
+) -> Result<NewKey, parley_store::StoreError> {
+    let new = generate_key(ws, name, role);
+    store.insert_key(&new.key, &new.hash).await?;
+    Ok(new)
+}
+
+/// Makes sure `secret` is an admin key of `ws` (idempotent).
+pub async fn ensure_key(
+    store: &dyn Store,
+    ws: Uuid,
+    name: &str,
+    secret: &str,
+) -> Result<(), parley_store::StoreError> {
+    let hash = hash_key(secret);
+    if store.key_by_hash(&hash).await?.is_none() {
+        let new = key_for_secret(ws, name, Role::Admin, secret.to_string());
+        store.insert_key(&new.key, &new.hash).await?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct TokenClaims {
+    /// The conversation.
+    sub: Uuid,
+    ws: Uuid,
+    exp: i64,
+    iat: i64,
+}
+
+/// Signs and checks conversation tokens with the server's secret.
+#[derive(Clone)]
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl TokenKeys {
+    pub fn new(secret: &[u8]) -> TokenKeys {
+        TokenKeys {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+        }
+    }
+
+    pub fn issue(
+        &self,
+        ws: Uuid,
+        conversation_id: Uuid,
+        ttl: Duration,
+    ) -> Result<(String, DateTime<Utc>), ApiError> {
+        let now = Utc::now();
+        let expires = now + ttl;
+        let claims = TokenClaims {
+            sub: conversation_id,
+            ws,
+            exp: expires.timestamp(),
+            iat: now.timestamp(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| ApiError::Internal(format!("signing a token failed: {e}")))?;
+        Ok((token, expires))
+    }
+
+    fn verify(&self, token: &str) -> Option<TokenClaims> {
+        let mut v = Validation::new(Algorithm::HS256);
+        v.leeway = 5;
+        jsonwebtoken::decode::<TokenClaims>(token, &self.decoding, &v)
+            .ok()
+            .map(|d| d.claims)
+    }
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Key {
+        workspace_id: Uuid,
+        role: Role,
+        key_id: Uuid,
+    },
+    Conversation {
+        workspace_id: Uuid,
+        conversation_id: Uuid,
+    },
+}
+
+impl Caller {
+    /// The workspace of an admin key; others are refused.
+    pub fn admin(&self) -> Result<Uuid, ApiError> {
+        match self {
+            Caller::Key {
+                workspace_id,
+                role: Role::Admin,
+                ..
+            } => Ok(*workspace_id),
+            Caller::Key {
+                role: Role::Agent, ..
+            } => Err(ApiError::Forbidden(
+                "this needs an admin key; agent keys work with conversations only".into(),
+            )),
+            Caller::Conversation { .. } => Err(ApiError::Forbidden(
+                "a conversation token opens only its own conversation".into(),
+            )),
+        }
+    }
+
+    /// The workspace of a key (admin or agent) acting on conversations in general.
+    pub fn staff(&self) -> Result<Uuid, ApiError> {
+        match self {
+            Caller::Key { workspace_id, .. } => Ok(*workspace_id),
+            Caller::Conversation { .. } => Err(ApiError::Forbidden(
+                "a conversation token opens only its own conversation".into(),
+            )),
+        }
+    }
+
+    /// The workspace, if this caller may act on `conversation_id`.
+    pub fn conversation(&self, conversation_id: Uuid) -> Result<Uuid, ApiError> {
+        match self {
+            Caller::Key { workspace_id, .. } => Ok(*workspace_id),
+            Caller::Conversation {
+                workspace_id,
+                conversation_id: own,
+            } if *own == conversation_id => Ok(*workspace_id),
+            Caller::Conversation { .. } => Err(ApiError::Forbidden(
+                "this token belongs to another conversation".into(),
+            )),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                ApiError::Unauthorized("send `Authorization: Bearer <key or token>`".into())
+            })?;
+        let credential = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| {
+                ApiError::Unauthorized(
+                    "the Authorization header must be `Bearer <key or token>`".into(),
+                )
+            })?;
+
+        if credential.matches('.').count() == 2 {
+            let claims = state.tokens.verify(credential).ok_or_else(|| {
+                ApiError::Unauthorized("the conversation token is invalid or expired".into())
+            })?;
+            return Ok(Caller::Conversation {
+                workspace_id: claims.ws,
+                conversation_id: claims.sub,
+            });
+        }
+        let key = state
+            .engine
+            .store()
+            .key_by_hash(&hash_key(credential))
+            .await?
+            .ok_or_else(|| ApiError::Unauthorized("this API key is not valid".into()))?;
+        Ok(Caller::Key {
+            workspace_id: key.workspace_id,
+            role: key.role,
+            key_id: key.id,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_random_prefixed_and_hashed() {
+        let a = generate_key(Uuid::nil(), "a", Role::Admin);
+        let b = generate_key(Uuid::nil(), "b", Role::Admin);
+        assert!(a.secret.starts_with("pk_") && a.secret.len() == 67);
+        assert_ne!(a.secret, b.secret);
+        assert_eq!(a.hash, hash_key(&a.secret));
+        assert!(a.secret.starts_with(&a.key.prefix));
+    }
+
+    #[test]
+    fn tokens_round_trip_and_reject_tampering_and_expiry() {
+        let keys = TokenKeys::new(b"0123456789abcdef0123456789abcdef");
+        let conv = Uuid::now_v7();
+        let (t, _) = keys.issue(Uuid::nil(), conv, Duration::hours(1)).unwrap();
+        assert_eq!(keys.verify(&t).unwrap().sub, conv);
+        let other = TokenKeys::new(b"another secret of thirty-two b..");
+        assert!(other.verify(&t).is_none());
+        let (old, _) = keys.issue(Uuid::nil(), conv, Duration::hours(-1)).unwrap();
+        assert!(keys.verify(&old).is_none());
+    }
+}

@@ -1,0 +1,196 @@
+//! Extractors that turn bad input into the error envelope: JSON bodies (wrong content type
+//! 415, too large 413, malformed 400, unknown or mistyped fields 422 naming the field),
+//! path ids (malformed 404, as no such thing exists) and query strings (400).
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// A JSON body, parsed strictly.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|ct| {
+                let mime = ct
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                mime == "application/json"
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType(
+                "send the body as JSON with `Content-Type: application/json`".into(),
+            ));
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e: BytesRejection| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge(
+                        "the request body is larger than this server accepts".into(),
+                    )
+                } else {
+                    ApiError::BadRequest(format!("the request body could not be read: {e}"))
+                }
+            })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Parses JSON, telling syntax errors (400) from shape errors (422, with the field path).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let message = inner.to_string();
+                // The path already ends at an unknown field; a missing one is named only in
+                // the message, under the path of its parent.
+                let parent = if path == "." { String::new() } else { path };
+                let field = match missing_field(&message) {
+                    Some(f) if parent.is_empty() => f,
+                    Some(f) => format!("{parent}.{f}"),
+                    None => parent,
+                };
+                ApiError::validation(field, strip_position(&message))
+            }
+            serde_json::error::Category::Syntax
+            | serde_json::error::Category::Eof
+            | serde_json::error::Category::Io => {
+                ApiError::BadRequest(format!("the body is not valid JSON: {inner}"))
+            }
+        }
+    })
+}
+
+fn missing_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field `")?;
+    Some(rest.split('`').next()?.to_string())
+}
+
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// Path ids. A malformed id names nothing that exists, so it is a 404.
+pub struct Ids<T>(pub T);
+
+impl<S: Send + Sync> FromRequestParts<S> for Ids<Uuid> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| ApiError::NotFound("no such resource".into()))?;
+        Ok(Ids(parse_id(&raw)?))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Ids<(Uuid, Uuid)> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path((a, b)) =
+            axum::extract::Path::<(String, String)>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| ApiError::NotFound("no such resource".into()))?;
+        Ok(Ids((parse_id(&a)?, parse_id(&b)?)))
+    }
+}
+
+fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::NotFound(format!("`{raw}` is not an id that exists here")))
+}
+
+/// A query string, with bad values answered 400.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| ApiQuery(q.0))
+            .map_err(|e| ApiError::BadRequest(format!("bad query string: {}", e.body_text())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        text: String,
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        n: u32,
+    }
+
+    #[test]
+    fn classifies_json_errors() {
+        let e = parse_json::<Body>(b"{\"text\": ").unwrap_err();
+        assert_eq!(e.code(), "bad_request");
+        let e = parse_json::<Body>(br#"{"txt": "a"}"#).unwrap_err();
+        match e {
+            ApiError::Validation(v) => assert_eq!(v.errors[0].field, "txt"),
+            other => panic!("{other:?}"),
+        }
+        let e = parse_json::<Body>(br#"{"text": "a", "inner": {"n": -1}}"#).unwrap_err();
+        match e {
+            ApiError::Validation(v) => assert_eq!(v.errors[0].field, "inner.n"),
+            other => panic!("{other:?}"),
+        }
+        let e = parse_json::<Body>(br#"{"inner": {"n": 1}}"#).unwrap_err();
+        match e {
+            ApiError::Validation(v) => assert_eq!(v.errors[0].field, "text"),
+            other => panic!("{other:?}"),
+        }
+        let e = parse_json::<Body>(br#"{"text": "a", "inner": {"m": 1}}"#).unwrap_err();
+        match e {
+            ApiError::Validation(v) => assert_eq!(v.errors[0].field, "inner.m"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,463 @@
+//! Conversations: creation with the greeting, send / receive / complete (seed 001),
+//! history, the live event stream, conversation tokens.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::stream::{self, Stream, StreamExt};
+use parley_core::{Channel, ContactInput, ConversationStatus, Message, Session};
+use parley_engine::{ConversationView, Inbound, StartConversation};
+use parley_store::{ConversationFilter, Event};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::{broadcast, mpsc};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use super::ListQuery;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{parse_json, ApiJson, ApiQuery, Ids};
+use crate::{success, AppState};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(get, delete))
+        .routes(routes!(send))
+        .routes(routes!(receive))
+        .routes(routes!(complete))
+        .routes(routes!(messages))
+        .routes(routes!(session))
+        .routes(routes!(token))
+        .routes(routes!(close))
+        .routes(routes!(events))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewConversationRequest {
+    pub bot_id: Uuid,
+    #[serde(default)]
+    pub contact: Option<ContactInput>,
+    /// Defaults to `api`.
+    #[serde(default)]
+    pub channel: Option<Channel>,
+}
+
+/// `send` body: the user's text, or the id of a button the bot offered.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageRequest {
+    pub text: Option<String>,
+    pub button_id: Option<String>,
+}
+
+/// `complete` body: as `send`, and `stream` for a `text/event-stream` answer.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteRequest {
+    pub text: Option<String>,
+    pub button_id: Option<String>,
+    #[serde(default)]
+    pub stream: bool,
+}
+
+fn inbound(text: Option<String>, button_id: Option<String>) -> ApiResult<Inbound> {
+    match (text, button_id) {
+        (Some(t), None) => Ok(Inbound::Text(t)),
+        (None, Some(b)) => Ok(Inbound::Button(b)),
+        (Some(_), Some(_)) => Err(ApiError::validation(
+            "button_id",
+            "give either `text` or `button_id`, not both",
+        )),
+        (None, None) => Err(ApiError::validation("text", "give `text` or `button_id`")),
+    }
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConversationQuery {
+    pub bot_id: Option<Uuid>,
+    pub contact_id: Option<Uuid>,
+    /// `active` or `closed`.
+    pub status: Option<ConversationStatus>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// # `POST /api/v1/conversations`
+///
+/// Creates the conversation and returns it with `messages` holding the greeting.
+#[utoipa::path(post, path = "/api/v1/conversations", tag = "conversations", request_body = NewConversationRequest,
+    responses((status = 201, description = "the conversation with its greeting"), (status = 404), (status = 422)))]
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<NewConversationRequest>,
+) -> ApiResult<Response> {
+    let view = state
+        .engine
+        .start_conversation(
+            caller.staff()?,
+            StartConversation {
+                bot_id: req.bot_id,
+                contact: req.contact.unwrap_or_default(),
+                channel: req.channel.unwrap_or_default(),
+            },
+        )
+        .await?;
+    Ok(success(StatusCode::CREATED, view))
+}
+
+/// # `GET /api/v1/conversations`
+///
+/// Newest first, filtered by `bot_id`, `contact_id`, `status`.
+#[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations", params(ConversationQuery),
+    responses((status = 200), (status = 400)))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ConversationQuery>,
+) -> ApiResult<Response> {
+    let ws = caller.staff()?;
+    let filter = ConversationFilter {
+        bot_id: q.bot_id,
+        contact_id: q.contact_id,
+        status: q.status,
+    };
+    let page = ListQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .page();
+    let page = state
+        .engine
+        .store()
+        .list_conversations(ws, &filter, &page)
+        .await?;
+    Ok(success(StatusCode::OK, page))
+}
+
+/// # `GET /api/v1/conversations/{conversation_id}`
+#[utoipa::path(get, path = "/api/v1/conversations/{conversation_id}", tag = "conversations",
+    params(("conversation_id" = Uuid, Path)), responses((status = 200), (status = 404)))]
+async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Ids(id): Ids<Uuid>,
+) -> ApiResult<Response> {
+    let view: ConversationView = state.engine.get_conversation(caller.staff()?, id).await?;
+    Ok(success(StatusCode::OK, view))
+}
+
+/// # `DELETE /api/v1/conversations/{conversation_id}`
+///
+/// Erases the conversation with its messages, session and events.
+#[utoipa::path(delete, path = "/api/v1/conversations/{conversation_id}", tag = "conversations",
+    params(("conversation_id" = Uuid, Path)), responses((status = 200), (status = 404)))]
+async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Ids(id): Ids<Uuid>,
+) -> ApiResult<Response> {
+    state
+        .engine
+        .delete_conversation(caller.admin()?, id)
+        .await?;
+    Ok(success(
+        StatusCode::OK,
+        json!({ "id": id, "deleted": true }),
+    ))
+}
+
+/// # `POST /api/v1/conversations/{conversation_id}/send`
+///
+/// Stores the user's message (durable when this answers); the reply comes from `receive`.
+#[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/send", tag = "conversations",
+    params(("conversation_id" = Uuid, Path)), request_body = MessageRequest,
+    responses((status = 201, description = "`{\"message\"}`"), (status = 404), (status = 409), (status = 422)))]
+async fn send(
+    State(state): State<AppState>,
+    caller: Caller,
+    Ids(id): Ids<Uuid>,
+    ApiJson(req): ApiJson<MessageRequest>,
+) -> ApiResult<Response> {
+    let ws = caller.conversation(id)?;
+    let message = state
+        .engine
+        .send(ws, id, inbound(req.text, req.button_id)?)
+        .await?;
+    Ok(success(StatusCode::CREATED, json!({ "message": message })))
+}
+
+/// # `POST /api/v1/conversations/{conversation_id}/receive`
+///
+/// The bot's replies to everything sent since its last reply (empty when nothing waits).
+#[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/receive", tag = "conversations",
+    params(("conversation_id" = Uuid, Path)), responses((status = 200, description = "`{\"messages\": [...]}`"), (status = 404)))]
+async fn receive(
+    State(state): State<AppState>,
+    caller: Caller,
+    Ids(id): Ids<Uuid>,
+) -> ApiResult<Response> {
+    let ws = caller.conversation(id)?;
+    let messages = state.engine.receive(ws, id).await?;
+    Ok(success(StatusCode::OK, json!({ "messages": messages })))
+}
+
+/// # `POST /api/v1/conversations/{conversation_id}/complete`
+///
+/// Send and receive in one call. With `"stream": true` the answer is `text/event-stream`:
+/// `event: message` for each finished message, then `event: done` (`event: delta` carries
+/// tokens when a reply is generated token by token).
+#[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/complete", tag = "conversations",
+    params(("conversation_id" = Uuid, Path)), request_body = CompleteRequest,
+    responses((status = 200, description = "`{\"messages\": [...]}`, or an event stream"), (status = 404), (status = 409), (status = 422)))]
+async fn complete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Ids(id): Ids<Uuid>,
+    ApiJson(req): ApiJson<CompleteRequest>,
+) -> ApiResult<Response> {
+    let ws = caller.conversation(id)?;
+    let messages = state
+        .engine
+        .complete(ws, id, inbound(req.text, req.button_id)?)
+        .await?;
+    if !req.stream {
+        return Ok(success(StatusCode::OK, json!({ "messages": messages })));
+    }
+    let events = messages
+        .into_iter()
+        .map(|m| Ok::<_, Infallible>(message_event(&m)))
+        .chain(std::iter::once(Ok(SseEvent::default()
+            .event("done")
+            .data("{}"))));
+    Ok(Sse::new(stream::iter(events)).into_response())
+}
+
+fn message_event(m: &Message) -> SseEvent {
+    SseEvent::default()
+        .event("message")
+        .data(serde_json::to_string(m).unwrap_or_else(|_| "{}".into()))
+}
+
+/// # `GET /api/v1/conversations/{conversation_id}/messages`
+///
+/// The history, oldest first.
+#[utoipa::path(get, path = "/api/v1/conversations/{conversation_id}/messages", tag = "conversations",
+    params(("conversation_id" = Uuid, Path), ListQuery), responses((status = 200), (status = 404)))]
+async fn messages(
+    State(state): State<AppState>,
+    caller: Caller,
+    Ids(id): Ids<Uuid>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Response> {
+    let ws = caller.conversation(id)?;
+    // 404 for an unknown conversation, not an empty page.
+    state.engine.get_conversation(ws, id).await?;
+    let page = state
+        .engine
+        .store()
+        .list_messages(ws, id, &q.page())
+        .await?;
+    Ok(success(StatusCode::OK, page))
+}
+
+/// # `GET /api/v1/conversations/{conversation_id}/session`
+#[utoipa::path(get, path = "/api/v1/conversations/{conversation_id}/session", tag = "conversations",
+    params(("conversation_id" = Uuid, Path)), responses((status = 200, body = Session), (status = 404)))]
+async fn session(
+    State(state): State<AppState>,
+    caller: Caller,
+    Ids(id): Ids<Uuid>,
+) -> ApiResult<Response> {
+    let ws = caller.conversation(id)?;
+    let session = state
+        .engine
+        .store()
+        .get_session(ws, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such conversation".into()))?;
+    Ok(success(StatusCode::OK, session))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// Lifetime in seconds (default 86400, at most 30 days).
+    pub ttl_seconds: Option<i64>,
+}
+
+/// # `POST /api/v1/conversations/{conversation_id}/token`
+///
+/// A token that opens only this conversation's `send`, `receive`, `complete`, `messages`,
+/// `events` and `session`: safe to hand to a browser.
+#[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/token", tag = "conversations",
+    params(("conversation_id" = Uuid, Path)), request_body(content = TokenRequest, description = "optional"),
+    responses((status = 201, description = "`{\"token\", \"expires_at\"}`"), (status = 404)))]
+async fn token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Ids(id): Ids<Uuid>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let ws = caller.admin()?;
+    let req: TokenRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        TokenRequest::default()
+    } else {
+        parse_json(&body)?
+    };
+    let ttl = match req.ttl_seconds {
+        None => state.http.token_ttl,
+        Some(s) if (60..=30 * 24 * 3600).contains(&s) => chrono::Duration::seconds(s),
+        Some(_) => {
+            return Err(ApiError::validation(
+                "ttl_seconds",
+                "between 60 and 2592000 (30 days)",
+            ))
+        }
+    };
+    state.engine.get_conversation(ws, id).await?;
+    let (token, expires_at) = state.tokens.issue(ws, id, ttl)?;
+    Ok(success(
+        StatusCode::CREATED,
+        json!({ "token": token, "expires_at": expires_at }),
+    ))
+}
+
+/// # `POST /api/v1/conversations/{conversation_id}/close`
+///
+/// Keeps the history; further messages are refused with 409.
+#[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/close", tag = "conversations",
+    params(("conversation_id" = Uuid, Path)), responses((status = 200), (status = 404)))]
+async fn close(
+    State(state): State<AppState>,
+    caller: Caller,
+    Ids(id): Ids<Uuid>,
+) -> ApiResult<Response> {
+    let conversation = state.engine.close_conversation(caller.staff()?, id).await?;
+    Ok(success(StatusCode::OK, conversation))
+}
+
+/// # `GET /api/v1/conversations/{conversation_id}/events`
+///
+/// Server-sent events: every message added to the conversation (`event: message`, `id:` its
+/// event number). `Last-Event-ID` resumes after that event, with nothing missed.
+#[utoipa::path(get, path = "/api/v1/conversations/{conversation_id}/events", tag = "conversations",
+    params(("conversation_id" = Uuid, Path)), responses((status = 200, description = "text/event-stream"), (status = 404)))]
+async fn events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Ids(id): Ids<Uuid>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let ws = caller.conversation(id)?;
+    state.engine.get_conversation(ws, id).await?;
+    let last_seen: i64 = match headers.get("last-event-id").map(|v| v.to_str()) {
+        None => 0,
+        Some(Ok(v)) => v
+            .trim()
+            .parse()
+            .map_err(|_| ApiError::BadRequest("Last-Event-ID must be an event number".into()))?,
+        Some(Err(_)) => {
+            return Err(ApiError::BadRequest(
+                "Last-Event-ID must be an event number".into(),
+            ))
+        }
+    };
+    let stream = live_events(state, ws, id, last_seen);
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
+}
+
+const REPLAY_BATCH: u32 = 200;
+
+/// Replays the outbox after `last_seen`, then follows the live bus. Subscribing before the
+/// replay means nothing committed in between is missed; sequence numbers drop duplicates;
+/// a listener that lags behind the bus re-reads the outbox.
+fn live_events(
+    state: AppState,
+    ws: Uuid,
+    conversation: Uuid,
+    mut last_seen: i64,
+) -> impl Stream<Item = Result<SseEvent, Infallible>> {
+    let (tx, rx) = mpsc::channel::<SseEvent>(64);
+    tokio::spawn(async move {
+        let mut live = state.engine.bus().subscribe();
+        let store = state.engine.store().clone();
+        let replay = |after: i64| {
+            let store = store.clone();
+            async move {
+                store
+                    .events_after(ws, conversation, after, REPLAY_BATCH)
+                    .await
+            }
+        };
+        'outer: loop {
+            // Catch up from the outbox.
+            loop {
+                let batch = match replay(last_seen).await {
+                    Ok(b) => b,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "event replay failed; closing the stream");
+                        break 'outer;
+                    }
+                };
+                let n = batch.len();
+                for event in batch {
+                    last_seen = event.seq;
+                    if tx.send(sse_event(&event)).await.is_err() {
+                        break 'outer;
+                    }
+                }
+                if n < REPLAY_BATCH as usize {
+                    break;
+                }
+            }
+            // Follow live events until the client leaves or we fall behind.
+            loop {
+                tokio::select! {
+                    _ = tx.closed() => break 'outer,
+                    received = live.recv() => match received {
+                        Ok(p) => {
+                            let e = &p.event;
+                            if p.workspace_id != ws || e.conversation_id != Some(conversation) || e.seq <= last_seen {
+                                continue;
+                            }
+                            last_seen = e.seq;
+                            if tx.send(sse_event(e)).await.is_err() {
+                                break 'outer;
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Lagged(_)) => continue 'outer,
+                        Err(broadcast::error::RecvError::Closed) => break 'outer,
+                    }
+                }
+            }
+        }
+    });
+    stream::unfold(
+        rx,
+        |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) },
+    )
+    .boxed()
+}
+
+fn sse_event(e: &Event) -> SseEvent {
+    let name = match e.kind.as_str() {
+        parley_engine::MESSAGE_CREATED => "message",
+        other => other,
+    };
+    SseEvent::default()
+        .id(e.seq.to_string())
+        .event(name)
+        .data(serde_json::to_string(&e.payload).unwrap_or_else(|_| "{}".into()))
+}

@@ -1,0 +1,30 @@
+//! The API routes, one module per resource. Each handler's doc line names its route.
+
+pub mod bots;
+pub mod conversations;
+pub mod keys;
+pub mod keywords;
+pub mod sessions;
+pub mod system;
+
+use parley_store::PageRequest;
+use serde::Deserialize;
+
+/// `?limit=&cursor=` on every list.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Items per page: default 50, at most 200.
+    pub limit: Option<u32>,
+    /// `next_cursor` from the previous page.
+    pub cursor: Option<String>,
+}
+
+impl ListQuery {
+    pub fn page(&self) -> PageRequest {
+        PageRequest {
+            limit: self.limit,
+            cursor: self.cursor.clone(),
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Live sessions (seed 002), for debugging and dashboards.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use parley_core::{Session, SessionMode};
+use parley_store::SessionFilter;
+use serde::Deserialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use super::ListQuery;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiQuery, Ids};
+use crate::{success, AppState};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(get))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SessionQuery {
+    pub bot_id: Option<Uuid>,
+    /// `bot`, `flow` or `human`.
+    pub mode: Option<SessionMode>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// # `GET /api/v1/sessions`
+///
+/// Sessions of active conversations.
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions", params(SessionQuery), responses((status = 200)))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<SessionQuery>,
+) -> ApiResult<Response> {
+    let ws = caller.staff()?;
+    let filter = SessionFilter {
+        bot_id: q.bot_id,
+        mode: q.mode,
+    };
+    let page = ListQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .page();
+    let page = state
+        .engine
+        .store()
+        .list_sessions(ws, &filter, &page)
+        .await?;
+    Ok(success(StatusCode::OK, page))
+}
+
+/// # `GET /api/v1/sessions/{session_id}`
+///
+/// A session's id is its conversation's id.
+#[utoipa::path(get, path = "/api/v1/sessions/{session_id}", tag = "sessions",
+    params(("session_id" = Uuid, Path)), responses((status = 200, body = Session), (status = 404)))]
+async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Ids(id): Ids<Uuid>,
+) -> ApiResult<Response> {
+    let session = state
+        .engine
+        .store()
+        .get_session(caller.staff()?, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such session".into()))?;
+    Ok(success(StatusCode::OK, session))
+}
