@@ -80,7 +80,9 @@ pub fn parse_buttons(inputs: Vec<ButtonInput>) -> Result<Vec<Button>, Validation
         } else if len > MAX_TITLE_CHARS {
             errors.push(
                 format!("[{i}].title"),
-                format!("a button title has at most {MAX_TITLE_CHARS} characters, this one has {len}"),
+                format!(
+                    "a button title has at most {MAX_TITLE_CHARS} characters, this one has {len}"
+                ),
             );
         }
         let id = match input.id {
@@ -211,7 +213,10 @@ mod tests {
     #[test]
     fn finds_button_by_typed_title_or_id() {
         let buttons = parse_buttons(vec![input("Track Order"), input("Returns")]).unwrap();
-        assert_eq!(find_by_answer(&buttons, "track order!").unwrap().id, "track_order");
+        assert_eq!(
+            find_by_answer(&buttons, "track order!").unwrap().id,
+            "track_order"
+        );
         assert_eq!(find_by_answer(&buttons, "RETURNS").unwrap().id, "returns");
         assert!(find_by_answer(&buttons, "track").is_none());
     }

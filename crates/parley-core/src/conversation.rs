@@ -88,7 +88,11 @@ impl ContactInput {
             }
         }
         if let Some(a) = &self.attributes {
-            if serde_json::to_string(a).map(|s| s.len()).unwrap_or(usize::MAX) > 16 * 1024 {
+            if serde_json::to_string(a)
+                .map(|s| s.len())
+                .unwrap_or(usize::MAX)
+                > 16 * 1024
+            {
                 errors.push("contact.attributes", "at most 16 KiB of JSON");
             }
         }

@@ -258,14 +258,7 @@ mod tests {
 
     #[test]
     fn regex_is_case_insensitive() {
-        let r = || {
-            vec![rule(
-                "order",
-                MatchType::Regex,
-                &[r"order\s*#?\d{5,}"],
-                0,
-            )]
-        };
+        let r = || vec![rule("order", MatchType::Regex, &[r"order\s*#?\d{5,}"], 0)];
         assert_eq!(winner(r(), "Where is ORDER #123456?"), Some("order".into()));
         assert_eq!(winner(r(), "order 12"), None);
     }
@@ -304,7 +297,10 @@ mod tests {
             winner(vec![second.clone(), first.clone()], "refund please"),
             Some("first".into())
         );
-        assert_eq!(winner(vec![first, second], "refund please"), Some("first".into()));
+        assert_eq!(
+            winner(vec![first, second], "refund please"),
+            Some("first".into())
+        );
     }
 
     #[test]

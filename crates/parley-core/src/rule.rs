@@ -152,7 +152,8 @@ impl KeywordRuleInput {
                     errors.push(field, reason);
                     continue;
                 }
-            } else if self.match_type == MatchType::Exact && crate::text::normalize_exact(&k).is_empty()
+            } else if self.match_type == MatchType::Exact
+                && crate::text::normalize_exact(&k).is_empty()
             {
                 errors.push(field, "an exact keyword needs at least one letter or digit");
                 continue;
@@ -287,7 +288,9 @@ mod tests {
 
     #[test]
     fn refuses_oversized_regex() {
-        let err = input(MatchType::Regex, &[r"(\w{1,50}){1,50}"]).parse().unwrap_err();
+        let err = input(MatchType::Regex, &[r"(\w{1,50}){1,50}"])
+            .parse()
+            .unwrap_err();
         assert!(err.errors[0].message.contains("too large"), "{err}");
         let long = "a".repeat(MAX_REGEX_CHARS + 1);
         assert!(input(MatchType::Regex, &[&long]).parse().is_err());

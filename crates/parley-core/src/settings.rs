@@ -316,10 +316,16 @@ impl SettingsPatch {
         }
 
         if s.greeting_message.is_empty() && !s.greeting_buttons.is_empty() {
-            errors.push("greeting_message", "greeting buttons need a greeting message");
+            errors.push(
+                "greeting_message",
+                "greeting buttons need a greeting message",
+            );
         }
         if s.fallback_message.is_empty() && !s.fallback_buttons.is_empty() {
-            errors.push("fallback_message", "fallback buttons need a fallback message");
+            errors.push(
+                "fallback_message",
+                "fallback buttons need a fallback message",
+            );
         }
         errors.into_result(s)
     }
@@ -361,7 +367,10 @@ fn validate_business_hours(errors: &mut ValidationError, b: &BusinessHours) {
     for (i, iv) in b.weekly.iter().enumerate() {
         let at = format!("business_hours.weekly[{i}]");
         if !DAYS.contains(&iv.day.to_ascii_lowercase().as_str()) {
-            errors.push(format!("{at}.day"), "one of mon, tue, wed, thu, fri, sat, sun");
+            errors.push(
+                format!("{at}.day"),
+                "one of mon, tue, wed, thu, fri, sat, sun",
+            );
         }
         let open = chrono::NaiveTime::parse_from_str(&iv.open, "%H:%M");
         let close = chrono::NaiveTime::parse_from_str(&iv.close, "%H:%M");
@@ -387,7 +396,9 @@ fn validate_widget(errors: &mut ValidationError, w: &WidgetSettings) {
     check_max(errors, "widget.welcome_text", &w.welcome_text, 1000);
     for (i, o) in w.allowed_origins.iter().enumerate() {
         let ok = (o.starts_with("https://") || o.starts_with("http://"))
-            && !o.trim_end_matches('/').contains(|c: char| c.is_whitespace())
+            && !o
+                .trim_end_matches('/')
+                .contains(|c: char| c.is_whitespace())
             && o.matches('/').count() <= 3;
         if !ok && o != "*" {
             errors.push(
@@ -405,9 +416,10 @@ mod tests {
     #[test]
     fn patch_changes_only_named_fields() {
         let base = Settings::default();
-        let patch: SettingsPatch =
-            serde_json::from_str(r#"{"greeting_message": "Hi!", "greeting_buttons": [{"title": "Track Order"}]}"#)
-                .unwrap();
+        let patch: SettingsPatch = serde_json::from_str(
+            r#"{"greeting_message": "Hi!", "greeting_buttons": [{"title": "Track Order"}]}"#,
+        )
+        .unwrap();
         let s = patch.apply(&base).unwrap();
         assert_eq!(s.greeting_message, "Hi!");
         assert_eq!(s.greeting_buttons[0].id, "track_order");
