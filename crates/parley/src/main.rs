@@ -1,1 +1,436 @@
-fn main(){}
+//! The `parley` command: `serve` runs the server; `chat` talks to a bot in the terminal;
+//! `bot import/export` treats a bot as a YAML file; `workspace` and `keys` manage access.
+//! Every command works directly on the data directory, so none needs the server running.
+
+mod chat;
+mod config;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use parley_core::{BotDefinition, Role};
+use parley_engine::{Engine, EngineError, Limits};
+use parley_server::{auth, AppState, HttpConfig};
+use parley_store::{ImportOutcome, SqliteStore, Store};
+use secrecy::ExposeSecret;
+use tracing_subscriber::EnvFilter;
+use uuid::Uuid;
+
+use crate::config::{Config, FlagOverrides};
+
+/// The demo bot, built into the binary so `parley serve --demo` works from anywhere.
+const DEMO_BOT: &str = include_str!("../../../examples/demo-bot.yaml");
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "parley",
+    version,
+    about = "Parley: a self-hostable conversational-AI platform"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct Global {
+    /// A TOML config file (keys as in the README; PARLEY_* variables and flags override it).
+    #[arg(long, global = true, env = "PARLEY_CONFIG")]
+    config: Option<PathBuf>,
+    /// The data directory [default: ./data; env PARLEY_DATA_DIR].
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080; env PARLEY_LISTEN].
+        #[arg(long)]
+        listen: Option<String>,
+        /// Load the demo bot (examples/demo-bot.yaml) so there is someone to talk to.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Talk to a bot in the terminal (by id or by name).
+    Chat {
+        bot: String,
+        #[arg(long)]
+        workspace: Option<Uuid>,
+    },
+    /// Bots as code: one YAML file with settings and keyword rules.
+    #[command(subcommand)]
+    Bot(BotCommand),
+    /// Workspaces: every bot, conversation and key belongs to one.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+    /// API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BotCommand {
+    /// Create or update a bot from a YAML file (same file twice: updated, not duplicated).
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        workspace: Option<Uuid>,
+    },
+    /// Print a bot as YAML (or write it to --out).
+    Export {
+        /// The bot's id or name.
+        bot: String,
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        workspace: Option<Uuid>,
+    },
+    /// List the bots of a workspace.
+    List {
+        #[arg(long)]
+        workspace: Option<Uuid>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum WorkspaceCommand {
+    /// Create a workspace and print its first admin key.
+    Create { name: String },
+    /// List workspaces.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create a key and print its secret (shown once).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// `admin` or `agent`.
+        #[arg(long, default_value = "admin")]
+        role: String,
+        #[arg(long)]
+        workspace: Option<Uuid>,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let listen = match &cli.command {
+        Command::Serve { listen, .. } => listen.clone(),
+        _ => None,
+    };
+    let config = Config::load(
+        cli.global.config.as_deref(),
+        FlagOverrides {
+            listen,
+            data_dir: cli
+                .global
+                .data_dir
+                .as_ref()
+                .map(|p| p.display().to_string()),
+        },
+    )?;
+    init_logging(&config, matches!(cli.command, Command::Serve { .. }));
+    config.ensure_data_dir()?;
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&config.data_dir)
+            .await
+            .with_context(|| format!("opening the database in {}", config.data_dir.display()))?,
+    );
+    let engine = Arc::new(Engine::new(
+        store.clone(),
+        Limits {
+            max_message_chars: config.max_message_chars,
+        },
+    ));
+
+    match cli.command {
+        Command::Serve { demo, .. } => serve(config, engine, demo).await,
+        Command::Chat { bot, workspace } => {
+            let ws = workspace_or_default(store.as_ref(), workspace).await?;
+            chat::run(&engine, ws, &bot).await
+        }
+        Command::Bot(cmd) => bot_command(&engine, cmd).await,
+        Command::Workspace(WorkspaceCommand::Create { name }) => {
+            let ws = store.create_workspace(name.trim()).await?;
+            let key =
+                auth::create_key(store.as_ref(), ws.id, "first admin key", Role::Admin).await?;
+            println!("workspace {} ({})", ws.id, ws.name);
+            println!("admin key (shown once, keep it safe): {}", key.secret);
+            Ok(())
+        }
+        Command::Workspace(WorkspaceCommand::List) => {
+            let default = store.default_workspace().await?;
+            for ws in store.list_workspaces().await? {
+                let mark = if ws.id == default.id {
+                    " (default)"
+                } else {
+                    ""
+                };
+                println!("{}  {}{mark}", ws.id, ws.name);
+            }
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Create {
+            name,
+            role,
+            workspace,
+        }) => {
+            let role = Role::parse(&role)
+                .with_context(|| format!("unknown role `{role}`: use admin or agent"))?;
+            let ws = workspace_or_default(store.as_ref(), workspace).await?;
+            let key = auth::create_key(store.as_ref(), ws, &name, role).await?;
+            println!(
+                "{} key `{}` (shown once): {}",
+                role.as_str(),
+                name,
+                key.secret
+            );
+            Ok(())
+        }
+    }
+}
+
+fn init_logging(config: &Config, serving: bool) {
+    let default = if serving { config.log.as_str() } else { "warn" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn workspace_or_default(store: &dyn Store, given: Option<Uuid>) -> anyhow::Result<Uuid> {
+    match given {
+        None => Ok(store.default_workspace().await?.id),
+        Some(id) => {
+            if store.list_workspaces().await?.iter().any(|w| w.id == id) {
+                Ok(id)
+            } else {
+                bail!("no workspace with id {id} (see `parley workspace list`)")
+            }
+        }
+    }
+}
+
+async fn serve(config: Config, engine: Arc<Engine>, demo: bool) -> anyhow::Result<()> {
+    let store = engine.store().clone();
+    let ws = store.default_workspace().await?;
+    match &config.admin_key {
+        Some(key) => {
+            auth::ensure_key(
+                store.as_ref(),
+                ws.id,
+                "PARLEY_ADMIN_KEY",
+                key.expose_secret(),
+            )
+            .await?
+        }
+        None if store.count_keys().await? == 0 => {
+            let key =
+                auth::create_key(store.as_ref(), ws.id, "bootstrap admin key", Role::Admin).await?;
+            println!("First start: created an admin API key for the default workspace.");
+            println!(
+                "It is shown only this once; keep it safe:\n\n    {}\n",
+                key.secret
+            );
+        }
+        None => {}
+    }
+    if demo {
+        let bot = import_yaml(
+            &engine,
+            ws.id,
+            DEMO_BOT,
+            Path::new("examples/demo-bot.yaml"),
+        )
+        .await?;
+        println!("Demo bot `{}` is ready: {}", bot.name, bot.id);
+        println!(
+            "Talk to it: parley chat \"{}\"  (or see the README for curl)",
+            bot.name
+        );
+    }
+    let state = AppState::new(
+        engine,
+        HttpConfig {
+            max_body_bytes: config.max_body_bytes,
+            token_ttl: chrono::Duration::seconds(config.token_ttl_seconds),
+        },
+    )
+    .await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    println!(
+        "Parley is listening on http://{addr} (data in {})",
+        config.data_dir.display()
+    );
+    tracing::info!(%addr, "listening");
+    parley_server::serve(listener, state, shutdown_signal()).await?;
+    store_shutdown(store).await;
+    Ok(())
+}
+
+async fn store_shutdown(store: Arc<dyn Store>) {
+    // Dropping the last handle closes the pools; nothing is pending after a commit.
+    drop(store);
+    tracing::info!("stopped");
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
+
+async fn import_yaml(
+    engine: &Engine,
+    ws: Uuid,
+    yaml: &str,
+    origin: &Path,
+) -> anyhow::Result<parley_core::Bot> {
+    let def: BotDefinition = serde_yaml_ng::from_str(yaml)
+        .with_context(|| format!("reading {} as a bot definition", origin.display()))?;
+    match engine.import_bot(ws, def).await {
+        Ok((bot, outcome)) => {
+            let verb = match outcome {
+                ImportOutcome::Created => "created",
+                ImportOutcome::Updated => "updated",
+            };
+            tracing::info!(bot = %bot.id, verb, "imported bot");
+            Ok(bot)
+        }
+        Err(EngineError::Validation(v)) => {
+            let lines: Vec<String> = v
+                .errors
+                .iter()
+                .map(|e| format!("  {}: {}", e.field, e.message))
+                .collect();
+            bail!(
+                "{} is not a valid bot definition:\n{}",
+                origin.display(),
+                lines.join("\n")
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn bot_command(engine: &Engine, cmd: BotCommand) -> anyhow::Result<()> {
+    let store = engine.store();
+    match cmd {
+        BotCommand::Import { file, workspace } => {
+            let ws = workspace_or_default(store.as_ref(), workspace).await?;
+            let yaml = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let before = store.list_bots(ws, &Default::default()).await?.items;
+            let bot = import_yaml(engine, ws, &yaml, &file).await?;
+            let verb = if before.iter().any(|b| b.id == bot.id) {
+                "updated"
+            } else {
+                "created"
+            };
+            println!("{verb} bot {} ({})", bot.id, bot.name);
+            Ok(())
+        }
+        BotCommand::Export {
+            bot,
+            out,
+            workspace,
+        } => {
+            let ws = workspace_or_default(store.as_ref(), workspace).await?;
+            let bot = engine
+                .find_bot(ws, &bot)
+                .await
+                .map_err(not_found_bot(&bot))?;
+            let def = engine.export_bot(ws, bot.id).await?;
+            let yaml = serde_yaml_ng::to_string(&def).context("writing YAML")?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, yaml)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    println!("wrote {}", path.display());
+                }
+                None => print!("{yaml}"),
+            }
+            Ok(())
+        }
+        BotCommand::List { workspace } => {
+            let ws = workspace_or_default(store.as_ref(), workspace).await?;
+            let mut page = engine.list_bots(ws, &Default::default()).await?;
+            loop {
+                for b in &page.items {
+                    println!("{}  {}", b.id, b.name);
+                }
+                match page.next_cursor.take() {
+                    Some(cursor) => {
+                        page = engine
+                            .list_bots(
+                                ws,
+                                &parley_store::PageRequest {
+                                    limit: None,
+                                    cursor: Some(cursor),
+                                },
+                            )
+                            .await?;
+                    }
+                    None => break,
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+pub(crate) fn not_found_bot(name: &str) -> impl FnOnce(EngineError) -> anyhow::Error + '_ {
+    move |e| match e {
+        EngineError::NotFound { .. } => {
+            anyhow::anyhow!("no bot with id or name `{name}` (see `parley bot list`)")
+        }
+        other => other.into(),
+    }
+}

@@ -1,0 +1,161 @@
+//! Configuration, layered: built-in defaults < a TOML file (`--config`) < `PARLEY_*`
+//! environment variables (`__` for nesting) < command-line flags. Unknown keys are
+//! refused by name, so a typo cannot silently fall back to a default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// Where the SQLite database (and later the search index) live.
+    pub data_dir: PathBuf,
+    /// An admin key to accept (and create if missing) in the default workspace.
+    pub admin_key: Option<SecretString>,
+    /// Largest request body, in bytes (413 above it).
+    pub max_body_bytes: usize,
+    /// Longest user message, in characters (422 above it).
+    pub max_message_chars: usize,
+    /// Default lifetime of conversation tokens, in seconds.
+    pub token_ttl_seconds: i64,
+    /// Log filter (`info`, `parley=debug,info`, …); `RUST_LOG` wins when set.
+    pub log: String,
+}
+
+/// The defaults, as a serializable layer (secrets have no default).
+#[derive(Debug, Serialize)]
+struct Defaults {
+    listen: String,
+    data_dir: String,
+    max_body_bytes: usize,
+    max_message_chars: usize,
+    token_ttl_seconds: i64,
+    log: String,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: "./data".into(),
+            max_body_bytes: 64 * 1024,
+            max_message_chars: 4096,
+            token_ttl_seconds: 24 * 3600,
+            log: "info".into(),
+        }
+    }
+}
+
+/// Values given as flags; only those set override the other layers.
+#[derive(Debug, Default, Serialize)]
+pub struct FlagOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<String>,
+}
+
+impl Config {
+    pub fn load(file: Option<&Path>, flags: FlagOverrides) -> anyhow::Result<Config> {
+        Self::figment(file, flags)?
+            .extract::<Config>()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?
+            .validate()
+    }
+
+    fn figment(file: Option<&Path>, flags: FlagOverrides) -> anyhow::Result<Figment> {
+        let mut figment = Figment::from(Serialized::defaults(Defaults::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                bail!("the config file {} does not exist", path.display());
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        Ok(figment
+            .merge(Env::prefixed("PARLEY_").split("__"))
+            .merge(Serialized::defaults(flags)))
+    }
+
+    fn validate(self) -> anyhow::Result<Config> {
+        if !(1024..=64 * 1024 * 1024).contains(&self.max_body_bytes) {
+            bail!("max_body_bytes must be between 1024 and 67108864");
+        }
+        if !(1..=100_000).contains(&self.max_message_chars) {
+            bail!("max_message_chars must be between 1 and 100000");
+        }
+        if !(60..=30 * 24 * 3600).contains(&self.token_ttl_seconds) {
+            bail!("token_ttl_seconds must be between 60 and 2592000");
+        }
+        if let Some(key) = &self.admin_key {
+            use secrecy::ExposeSecret;
+            if key.expose_secret().trim().len() < 16 {
+                bail!("admin_key (PARLEY_ADMIN_KEY) must be at least 16 characters");
+            }
+        }
+        Ok(self)
+    }
+
+    /// Makes sure the data directory exists; says which one when it cannot be made.
+    pub fn ensure_data_dir(&self) -> anyhow::Result<()> {
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("creating the data directory {}", self.data_dir.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_override_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "parley.toml",
+                "listen = \"127.0.0.1:9000\"\ndata_dir = \"/from-file\"\nmax_message_chars = 100",
+            )?;
+            jail.set_env("PARLEY_DATA_DIR", "/from-env");
+            let c = Config::load(
+                Some(Path::new("parley.toml")),
+                FlagOverrides {
+                    listen: Some("127.0.0.1:9100".into()),
+                    data_dir: None,
+                },
+            )
+            .map_err(|e| e.to_string())?;
+            assert_eq!(c.listen.port(), 9100); // flag beats file
+            assert_eq!(c.data_dir, PathBuf::from("/from-env")); // env beats file
+            assert_eq!(c.max_message_chars, 100); // file beats default
+            assert_eq!(c.max_body_bytes, 65536); // default
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("parley.toml", "lisen = \"127.0.0.1:9000\"")?;
+            let err = Config::load(Some(Path::new("parley.toml")), FlagOverrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("lisen"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn short_admin_keys_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PARLEY_ADMIN_KEY", "short");
+            assert!(Config::load(None, FlagOverrides::default()).is_err());
+            Ok(())
+        });
+    }
+}
