@@ -67,11 +67,10 @@ pub async fn run(engine: &Engine, ws: Uuid, bot: &str) -> anyhow::Result<()> {
 fn show(messages: &[Message], offered: &mut Vec<String>) {
     for m in messages {
         println!("bot> {}", m.text);
-        if !m.buttons.is_empty() {
-            *offered = m.buttons.iter().map(|b| b.id.clone()).collect();
-            for (i, b) in m.buttons.iter().enumerate() {
-                println!("     [{}] {}", i + 1, b.title);
-            }
+        // Like the engine: only the last message's buttons are on offer.
+        *offered = m.buttons.iter().map(|b| b.id.clone()).collect();
+        for (i, b) in m.buttons.iter().enumerate() {
+            println!("     [{}] {}", i + 1, b.title);
         }
     }
 }

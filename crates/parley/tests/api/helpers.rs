@@ -1,0 +1,165 @@
+//! `spawn_app()`: a Parley server on 127.0.0.1:0 over a temp data dir, with an admin key,
+//! and small request helpers that return the status and the parsed JSON body.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use parley_engine::{Engine, Limits};
+use parley_server::{auth, AppState, HttpConfig};
+use parley_store::{SqliteStore, Store};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+pub const ADMIN_KEY: &str = "pk_test_admin_key_0123456789abcdef";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub key: String,
+    pub client: reqwest::Client,
+    pub store: Arc<dyn Store>,
+    _dir: tempfile::TempDir,
+    _shutdown: oneshot::Sender<()>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(HttpConfig::default(), Limits::default()).await
+}
+
+pub async fn spawn_app_with(http: HttpConfig, limits: Limits) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
+    let ws = store.default_workspace().await.unwrap();
+    auth::ensure_key(store.as_ref(), ws.id, "test", ADMIN_KEY)
+        .await
+        .unwrap();
+    let engine = Arc::new(Engine::new(store.clone(), limits));
+    let state = AppState::new(engine, http).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(parley_server::serve(listener, state, async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        addr,
+        key: ADMIN_KEY.to_string(),
+        client: reqwest::Client::new(),
+        store,
+        _dir: dir,
+        _shutdown: tx,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A request with this app's admin key.
+    pub fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.req_as(&self.key, method, path)
+    }
+
+    pub fn req_as(
+        &self,
+        credential: &str,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(credential)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        send(self.req(reqwest::Method::GET, path)).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        send(self.req(reqwest::Method::POST, path).json(&body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        send(self.req(reqwest::Method::PUT, path).json(&body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        send(self.req(reqwest::Method::DELETE, path)).await
+    }
+
+    pub async fn create_bot(&self, name: &str) -> String {
+        let (status, body) = self.post("/api/v1/bots", json!({ "name": name })).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["data"]["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn create_rule(&self, bot: &str, rule: Value) -> Value {
+        let (status, body) = self
+            .post(&format!("/api/v1/bots/{bot}/keywords"), rule)
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["data"].clone()
+    }
+
+    /// Starts a conversation and returns its `data` (with the greeting in `messages`).
+    pub async fn start(&self, bot: &str) -> Value {
+        let (status, body) = self
+            .post("/api/v1/conversations", json!({ "bot_id": bot }))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["data"].clone()
+    }
+
+    /// `complete` with text; returns the bot's replies.
+    pub async fn say(&self, conversation: &str, text: &str) -> Vec<Value> {
+        let (status, body) = self
+            .post(
+                &format!("/api/v1/conversations/{conversation}/complete"),
+                json!({ "text": text }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["data"]["messages"].as_array().unwrap().clone()
+    }
+
+    pub async fn history(&self, conversation: &str) -> Vec<Value> {
+        let (status, body) = self
+            .get(&format!(
+                "/api/v1/conversations/{conversation}/messages?limit=200"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["data"]["items"].as_array().unwrap().clone()
+    }
+}
+
+pub async fn send(req: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, body)
+}
+
+/// Asserts the error envelope with `code`, and returns its `error` object.
+pub fn assert_error(status: StatusCode, body: &Value, expected: StatusCode, code: &str) -> Value {
+    assert_eq!(status, expected, "{body}");
+    assert_eq!(body["status"], "error", "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or("");
+    assert!(message.len() > 5, "the error needs a sentence: {body}");
+    body["error"].clone()
+}
+
+/// The fields named in a 422's details.
+pub fn bad_fields(error: &Value) -> Vec<String> {
+    error["details"]["fields"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| f["field"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}

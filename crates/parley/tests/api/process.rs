@@ -1,0 +1,351 @@
+//! The real `parley` binary: kill -9 durability, and the CLI commands.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const KEY: &str = "pk_process_test_key_0123456789abcdef";
+
+fn parley() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_parley"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("PARLEY_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env_remove("RUST_LOG");
+    cmd
+}
+
+fn demo_file() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/demo-bot.yaml")
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(data_dir: &Path, demo: bool) -> Server {
+        let mut cmd = parley();
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env("PARLEY_ADMIN_KEY", KEY)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if demo {
+            cmd.arg("--demo");
+        }
+        let mut child = cmd.spawn().expect("the parley binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
+                }
+            }
+        });
+        let base = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server reports its address");
+        Server { child, base }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// SIGKILL: no shutdown, no flush, nothing graceful.
+    fn kill_9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn post(
+    client: &reqwest::Client,
+    url: String,
+    body: Value,
+) -> Result<(StatusCode, Value), reqwest::Error> {
+    let resp = client.post(url).bearer_auth(KEY).json(&body).send().await?;
+    let status = resp.status();
+    Ok((status, resp.json().await.unwrap_or(Value::Null)))
+}
+
+#[tokio::test]
+async fn acknowledged_messages_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), true);
+    let client = reqwest::Client::new();
+    let (_, bots) = {
+        let resp = client
+            .get(server.url("/api/v1/bots"))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .unwrap();
+        (resp.status(), resp.json::<Value>().await.unwrap())
+    };
+    let bot = bots["data"]["items"][0]["id"].as_str().unwrap().to_string();
+    let (_, conv) = post(
+        &client,
+        server.url("/api/v1/conversations"),
+        json!({"bot_id": bot}),
+    )
+    .await
+    .unwrap();
+    let conv = conv["data"]["id"].as_str().unwrap().to_string();
+
+    // Write as fast as possible from two clients, and kill the server mid-stream.
+    let mut writers = Vec::new();
+    for w in 0..2 {
+        let client = client.clone();
+        let url = if w == 0 {
+            server.url(&format!("/api/v1/conversations/{conv}/complete"))
+        } else {
+            server.url(&format!("/api/v1/conversations/{conv}/send"))
+        };
+        writers.push(tokio::spawn(async move {
+            let mut acked: Vec<String> = Vec::new();
+            for i in 0..10_000 {
+                match post(
+                    &client,
+                    url.clone(),
+                    json!({"text": format!("w{w} message {i} about shipping")}),
+                )
+                .await
+                {
+                    Ok((status, body)) if status.is_success() => {
+                        let data = &body["data"];
+                        if let Some(m) = data["message"]["id"].as_str() {
+                            acked.push(m.to_string());
+                        }
+                        for m in data["messages"].as_array().into_iter().flatten() {
+                            acked.push(m["id"].as_str().unwrap().to_string());
+                        }
+                    }
+                    _ => break,
+                }
+            }
+            acked
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    server.kill_9();
+    let mut acked = Vec::new();
+    for w in writers {
+        acked.extend(w.await.unwrap());
+    }
+    assert!(
+        acked.len() > 10,
+        "the writers got going before the kill ({})",
+        acked.len()
+    );
+
+    let server = Server::start(dir.path(), false);
+    let mut stored = std::collections::HashSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = server.url(&format!("/api/v1/conversations/{conv}/messages?limit=200"));
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={c}"));
+        }
+        let page: Value = client
+            .get(url)
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for m in page["data"]["items"].as_array().unwrap() {
+            stored.insert(m["id"].as_str().unwrap().to_string());
+        }
+        match page["data"]["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    let lost: Vec<_> = acked.iter().filter(|id| !stored.contains(*id)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged messages were lost",
+        lost.len(),
+        acked.len()
+    );
+
+    // And the conversation goes on.
+    let (status, body) = post(
+        &client,
+        server.url(&format!("/api/v1/conversations/{conv}/complete")),
+        json!({"text": "what are your opening hours"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[test]
+fn first_start_prints_an_admin_key_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = || {
+        let mut child = parley()
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = Vec::new();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let done = line.contains("listening on");
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        lines.join("\n")
+    };
+    let first = run();
+    assert!(first.contains("pk_"), "{first}");
+    let second = run();
+    assert!(
+        !second.contains("pk_"),
+        "the key is printed only once: {second}"
+    );
+}
+
+fn cli(data_dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = parley()
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bot_import_twice_updates_and_export_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = demo_file();
+    let demo = demo.to_str().unwrap();
+    let (ok, out, err) = cli(dir.path(), &["bot", "import", demo]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("created bot"), "{out}");
+    let (ok, out, _) = cli(dir.path(), &["bot", "import", demo]);
+    assert!(ok && out.starts_with("updated bot"), "{out}");
+    let (_, list, _) = cli(dir.path(), &["bot", "list"]);
+    assert_eq!(list.lines().count(), 1, "{list}");
+
+    let (ok, yaml, err) = cli(dir.path(), &["bot", "export", "Northwind Demo"]);
+    assert!(ok, "{err}");
+    let exported: parley_core::BotDefinition = serde_yaml_ng::from_str(&yaml).unwrap();
+    assert_eq!(exported.keywords.len(), 10);
+    assert!(exported.id.is_some());
+    let file = dir.path().join("exported.yaml");
+    std::fs::write(&file, &yaml).unwrap();
+    let (ok, out, _) = cli(dir.path(), &["bot", "import", file.to_str().unwrap()]);
+    assert!(ok && out.starts_with("updated bot"), "{out}");
+
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(&broken, "name: B\nkeywords:\n  - name: r\n    keywords: ['(']\n    match_type: regex\n    response: x\n").unwrap();
+    let (ok, _, err) = cli(dir.path(), &["bot", "import", broken.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("keywords[0].keywords[0]"), "{err}");
+}
+
+#[test]
+fn workspace_and_keys_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out, err) = cli(dir.path(), &["workspace", "create", "acme"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("acme") && out.contains("pk_"), "{out}");
+    let (_, list, _) = cli(dir.path(), &["workspace", "list"]);
+    assert!(
+        list.contains("acme") && list.contains("(default)"),
+        "{list}"
+    );
+    let (ok, out, _) = cli(
+        dir.path(),
+        &["keys", "create", "--name", "ann", "--role", "agent"],
+    );
+    assert!(
+        ok && out.contains("agent key") && out.contains("pk_"),
+        "{out}"
+    );
+    let (ok, _, err) = cli(
+        dir.path(),
+        &["keys", "create", "--name", "x", "--role", "boss"],
+    );
+    assert!(!ok && err.contains("unknown role"), "{err}");
+}
+
+#[test]
+fn chat_in_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, err) = cli(
+        dir.path(),
+        &["bot", "import", demo_file().to_str().unwrap()],
+    );
+    assert!(ok, "{err}");
+    let mut child = parley()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["chat", "Northwind Demo"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"1\nhello there\nblorp\n/quit\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("I'm the Northwind Goods assistant"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("[1] Track my order"), "{stdout}");
+    assert!(
+        stdout.contains("Hello! How can I help you today?"),
+        "{stdout}"
+    );
+    // "1" picked the greeting's first button: Track my order.
+    assert!(stdout.contains("What's your order number?"), "{stdout}");
+    assert!(stdout.contains("Sorry, I didn't catch that."), "{stdout}");
+
+    let (ok, _, err) = cli(dir.path(), &["chat", "nobody"]);
+    assert!(!ok && err.contains("no bot"), "{err}");
+}

@@ -1,0 +1,50 @@
+//! Health, readiness and the OpenAPI document.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{send, spawn_app};
+
+#[tokio::test]
+async fn health_and_readiness_need_no_key() {
+    let app = spawn_app().await;
+    let (status, body) = send(app.client.get(app.url("/healthz"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"]["status"], "ok");
+    let (status, body) = send(app.client.get(app.url("/readyz"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"]["database"], "ok");
+}
+
+#[tokio::test]
+async fn openapi_describes_every_route() {
+    let app = spawn_app().await;
+    let (status, doc) = send(app.client.get(app.url("/openapi.json"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = doc["paths"].as_object().unwrap();
+    for path in [
+        "/api/v1/bots",
+        "/api/v1/bots/{bot_id}",
+        "/api/v1/bots/{bot_id}/settings",
+        "/api/v1/bots/{bot_id}/keywords",
+        "/api/v1/bots/{bot_id}/keywords/{rule_id}",
+        "/api/v1/conversations",
+        "/api/v1/conversations/{conversation_id}/send",
+        "/api/v1/conversations/{conversation_id}/receive",
+        "/api/v1/conversations/{conversation_id}/complete",
+        "/api/v1/conversations/{conversation_id}/messages",
+        "/api/v1/conversations/{conversation_id}/events",
+        "/api/v1/conversations/{conversation_id}/token",
+        "/api/v1/keys",
+        "/api/v1/sessions",
+        "/healthz",
+        "/readyz",
+    ] {
+        assert!(
+            paths.contains_key(path),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    assert!(doc["components"]["schemas"]["Settings"].is_object());
+    assert!(doc["components"]["schemas"]["KeywordRuleInput"].is_object());
+}
