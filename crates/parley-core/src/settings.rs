@@ -448,8 +448,10 @@ mod tests {
 
     #[test]
     fn null_clears_optional_provider() {
-        let mut base = Settings::default();
-        base.ai_provider = Some("openai".into());
+        let base = Settings {
+            ai_provider: Some("openai".into()),
+            ..Default::default()
+        };
         let patch: SettingsPatch = serde_json::from_str(r#"{"ai_provider": null}"#).unwrap();
         assert_eq!(patch.apply(&base).unwrap().ai_provider, None);
     }

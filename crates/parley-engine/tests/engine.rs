@@ -1,6 +1,9 @@
 //! The engine end to end over a real SQLite store: greetings, rules, fallback, buttons,
 //! send/receive, ordering, and rule changes taking effect.
 
+// Helpers outside #[test] functions unwrap too: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use parley_core::{

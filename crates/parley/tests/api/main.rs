@@ -1,6 +1,9 @@
 //! Parley through its HTTP API, on a real server bound to an ephemeral port, one fresh data
 //! directory per test. `process` runs the real `parley` binary (durability, CLI).
 
+// Helpers outside #[test] functions unwrap too: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod auth;
 mod bad_input;
 mod bots;
