@@ -80,7 +80,8 @@ impl Config {
             figment = figment.merge(Toml::file_exact(path));
         }
         Ok(figment
-            .merge(Env::prefixed("PARLEY_").split("__"))
+            // PARLEY_CONFIG names the file itself (read by the CLI), not a key in it.
+            .merge(Env::prefixed("PARLEY_").ignore(&["config"]).split("__"))
             .merge(Serialized::defaults(flags)))
     }
 
@@ -148,6 +149,18 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(err.contains("lisen"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_config_file_variable_is_not_a_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("p.toml", "log = \"debug\"")?;
+            jail.set_env("PARLEY_CONFIG", "p.toml");
+            let c = Config::load(Some(Path::new("p.toml")), FlagOverrides::default())
+                .map_err(|e| e.to_string())?;
+            assert_eq!(c.log, "debug");
             Ok(())
         });
     }
