@@ -198,13 +198,13 @@ impl Engine {
     pub async fn receive(&self, ws: Uuid, conversation_id: Uuid) -> Result<Vec<Message>> {
         let _turn = self.locks.lock(conversation_id).await;
         let state = self.state(ws, conversation_id).await?;
+        if !state.has_pending() {
+            return Ok(Vec::new());
+        }
         let pending = self
             .store
             .pending_user_messages(conversation_id, state.session.handled_seq)
             .await?;
-        if pending.is_empty() {
-            return Ok(Vec::new());
-        }
         self.answer(ws, state, pending, Vec::new()).await
     }
 
@@ -220,13 +220,15 @@ impl Engine {
         let state = self.state(ws, conversation_id).await?;
         let message = self.user_message(&state, &inbound)?;
         // Anything sent earlier and not yet answered is answered first, in order.
-        let mut pending = self
-            .store
-            .pending_user_messages(conversation_id, state.session.handled_seq)
-            .await?;
-        pending.push(message.clone());
-        let replies = self.answer(ws, state, pending, vec![message]).await?;
-        Ok(replies)
+        let mut to_answer = if state.has_pending() {
+            self.store
+                .pending_user_messages(conversation_id, state.session.handled_seq)
+                .await?
+        } else {
+            Vec::new()
+        };
+        to_answer.push(message.clone());
+        self.answer(ws, state, to_answer, vec![message]).await
     }
 
     /// A conversation with its contact.
@@ -355,6 +357,7 @@ impl Engine {
             conversation,
             mut session,
             bot_version,
+            ..
         } = state;
         let bot = self
             .bots

@@ -62,6 +62,15 @@ pub struct TurnState {
     pub conversation: Conversation,
     pub session: Session,
     pub bot_version: i64,
+    /// The conversation's last message `seq`; above `session.handled_seq`, messages wait.
+    pub last_seq: i64,
+}
+
+impl TurnState {
+    /// Are there user messages that no turn has answered yet?
+    pub fn has_pending(&self) -> bool {
+        self.last_seq > self.session.handled_seq
+    }
 }
 
 /// A message not yet stored: the store gives it its place (`seq`) in the conversation.

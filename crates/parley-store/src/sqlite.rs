@@ -1108,15 +1108,17 @@ impl Store for SqliteStore {
 
     async fn load_turn(&self, ws: Uuid, conversation_id: Uuid) -> Result<Option<TurnState>> {
         let sql = format!(
-            "SELECT c.*, b.version AS bot_version, {SESSION_COLUMNS} FROM conversations c \
-             JOIN bots b ON b.id = c.bot_id JOIN sessions s ON s.conversation_id = c.id \
+            "SELECT c.*, b.version AS bot_version, {SESSION_COLUMNS}, \
+             (SELECT COALESCE(MAX(m.seq), 0) FROM messages m WHERE m.conversation_id = c.id) AS last_seq \
+             FROM conversations c JOIN bots b ON b.id = c.bot_id JOIN sessions s ON s.conversation_id = c.id \
              WHERE c.id = ? AND c.workspace_id = ?"
         );
-        // The writer connection: a turn must see the previous turn's commit.
+        // A reader is enough: in WAL mode a new read sees every committed transaction, and
+        // the conversation's lock orders this read after the previous turn's commit.
         let row = sqlx::query(&sql)
             .bind(conversation_id)
             .bind(ws)
-            .fetch_optional(&self.writer)
+            .fetch_optional(&self.reader)
             .await
             .doing("loading a conversation's state")?;
         let Some(row) = row else { return Ok(None) };
@@ -1124,6 +1126,7 @@ impl Store for SqliteStore {
             conversation: conversation_from_row(&row)?,
             session: session_from_row(&row)?,
             bot_version: get(&row, "bot_version")?,
+            last_seq: get(&row, "last_seq")?,
         }))
     }
 
@@ -1137,7 +1140,7 @@ impl Store for SqliteStore {
         )
         .bind(conversation_id)
         .bind(after_seq)
-        .fetch_all(&self.writer)
+        .fetch_all(&self.reader)
         .await
         .doing("reading unanswered messages")?;
         rows.iter().map(message_from_row).collect()
