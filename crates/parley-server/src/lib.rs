@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+mod metrics;
 mod routes;
 
 use std::future::Future;
@@ -109,6 +110,7 @@ pub fn router(state: AppState) -> Router {
     let (api, openapi) = api_routes().split_for_parts();
     let openapi = Arc::new(openapi);
     let max_body = state.http.max_body_bytes;
+    let metrics = Arc::new(metrics::Metrics::default());
     api.route(
         "/openapi.json",
         axum::routing::get(move || {
@@ -120,7 +122,15 @@ pub fn router(state: AppState) -> Router {
     .method_not_allowed_fallback(|| async {
         ApiError::MethodNotAllowed("this route does not take that method".into())
     })
+    .route(
+        "/metrics",
+        axum::routing::get(metrics::serve).with_state(metrics.clone()),
+    )
     .layer(DefaultBodyLimit::max(max_body))
+    .route_layer(axum::middleware::from_fn_with_state(
+        metrics,
+        metrics::track,
+    ))
     .layer(CatchPanicLayer::custom(|_| {
         ApiError::Internal("an internal error occurred; it has been logged".into()).into_response()
     }))

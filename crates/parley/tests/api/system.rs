@@ -48,3 +48,28 @@ async fn openapi_describes_every_route() {
     assert!(doc["components"]["schemas"]["Settings"].is_object());
     assert!(doc["components"]["schemas"]["KeywordRuleInput"].is_object());
 }
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template() {
+    let app = spawn_app().await;
+    let bot = app.create_bot("m").await;
+    app.get(&format!("/api/v1/bots/{bot}")).await;
+    app.get(&format!("/api/v1/bots/{}", uuid::Uuid::now_v7()))
+        .await;
+    let resp = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let text = resp.text().await.unwrap();
+    assert!(
+        text.contains(r#"parley_http_requests_total{method="GET",route="/api/v1/bots/{bot_id}",status="200"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"route="/api/v1/bots/{bot_id}",status="404"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("parley_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+    assert!(!text.contains(&bot), "ids never become labels");
+}
