@@ -3,6 +3,7 @@
 //! recompiles once and every later turn reuses the result: rules are never compiled per
 //! message.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -24,6 +25,7 @@ pub struct CompiledBot {
 #[derive(Debug, Default)]
 pub struct BotCache {
     bots: DashMap<Uuid, Arc<CompiledBot>>,
+    compiles: AtomicU64,
 }
 
 impl BotCache {
@@ -54,6 +56,7 @@ impl BotCache {
             .bot_snapshot(ws, bot_id)
             .await?
             .ok_or_else(|| EngineError::not_found("bot"))?;
+        self.compiles.fetch_add(1, Ordering::Relaxed);
         let compiled = Arc::new(CompiledBot {
             matcher: KeywordMatcher::compile(snap.rules)?,
             bot: snap.bot,
@@ -70,6 +73,11 @@ impl BotCache {
             })
             .or_insert_with(|| compiled.clone());
         Ok(compiled)
+    }
+
+    /// How many times a bot has been compiled since start (hits cost nothing).
+    pub fn compiles(&self) -> u64 {
+        self.compiles.load(Ordering::Relaxed)
     }
 
     pub fn forget(&self, bot_id: Uuid) {

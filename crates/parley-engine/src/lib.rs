@@ -115,6 +115,11 @@ impl Engine {
         &self.bus
     }
 
+    /// Bots compiled since start: grows only when a bot changed (or was first used).
+    pub fn bot_compiles(&self) -> u64 {
+        self.bots.compiles()
+    }
+
     /// Creates a conversation and greets the user (greeting and its buttons), in one commit.
     pub async fn start_conversation(
         &self,
@@ -122,9 +127,14 @@ impl Engine {
         start: StartConversation,
     ) -> Result<ConversationView> {
         start.contact.validate()?;
+        let version = self
+            .store
+            .bot_version(ws, start.bot_id)
+            .await?
+            .ok_or_else(|| EngineError::not_found("bot"))?;
         let bot = self
             .bots
-            .load(self.store.as_ref(), ws, start.bot_id)
+            .get(self.store.as_ref(), ws, start.bot_id, version)
             .await?;
         let now = Utc::now();
         let id = parley_core::new_id();

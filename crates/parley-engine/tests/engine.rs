@@ -267,6 +267,37 @@ async fn rule_changes_apply_to_the_next_message() {
 }
 
 #[tokio::test]
+async fn rules_compile_once_per_bot_change_not_per_message() {
+    let h = harness().await;
+    let before = h.engine.bot_compiles(); // the import compiled it
+    for _ in 0..3 {
+        let conv = h.start().await;
+        h.say(conv, "hours").await;
+        h.say(conv, "returns").await;
+    }
+    assert_eq!(h.engine.bot_compiles(), before, "cache hits only");
+    h.engine
+        .update_settings(
+            h.ws,
+            h.bot,
+            SettingsPatch {
+                fallback_message: Some("Hmm?".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let conv = h.start().await;
+    assert_eq!(h.say(conv, "blorp").await[0].text, "Hmm?");
+    h.say(conv, "blorp").await;
+    assert_eq!(
+        h.engine.bot_compiles(),
+        before + 1,
+        "one recompile after the change"
+    );
+}
+
+#[tokio::test]
 async fn a_switched_off_bot_stores_but_stays_silent() {
     let h = harness().await;
     let conv = h.start().await;

@@ -179,6 +179,8 @@ pub trait Store: Send + Sync + 'static {
     async fn get_settings(&self, ws: Uuid, bot_id: Uuid) -> Result<Option<Settings>>;
     async fn put_settings(&self, ws: Uuid, bot_id: Uuid, settings: &Settings) -> Result<bool>;
     async fn bot_snapshot(&self, ws: Uuid, bot_id: Uuid) -> Result<Option<BotSnapshot>>;
+    /// The bot's current version (`None`: no such bot in `ws`); cheap, for cache checks.
+    async fn bot_version(&self, ws: Uuid, bot_id: Uuid) -> Result<Option<i64>>;
     /// Creates or updates a whole bot from its definition, in one transaction.
     async fn import_bot(
         &self,

@@ -688,6 +688,15 @@ impl Store for SqliteStore {
         }))
     }
 
+    async fn bot_version(&self, ws: Uuid, bot_id: Uuid) -> Result<Option<i64>> {
+        sqlx::query_scalar("SELECT version FROM bots WHERE id = ? AND workspace_id = ?")
+            .bind(bot_id)
+            .bind(ws)
+            .fetch_optional(&self.reader)
+            .await
+            .doing("reading a bot's version")
+    }
+
     async fn import_bot(
         &self,
         ws: Uuid,
