@@ -19,7 +19,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 pub use error::StoreError;
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, Synchronous};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

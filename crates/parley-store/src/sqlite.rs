@@ -41,9 +41,27 @@ pub struct SqliteStore {
     reader: SqlitePool,
 }
 
+/// How far a commit goes before the API may acknowledge it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Synchronous {
+    /// fsync on every commit: an acknowledged message survives a process kill, an OS
+    /// crash and a power cut. The default.
+    #[default]
+    Full,
+    /// fsync at WAL checkpoints only: an acknowledged message survives a process kill
+    /// (`kill -9`), but the last commits may be lost if the machine itself goes down.
+    Normal,
+}
+
 impl SqliteStore {
-    /// Opens (creating if needed) `<data_dir>/parley.db` and brings its schema up to date.
+    /// Opens (creating if needed) `<data_dir>/parley.db` with full durability and brings its
+    /// schema up to date.
     pub async fn open(data_dir: &Path) -> Result<SqliteStore> {
+        Self::open_with(data_dir, Synchronous::Full).await
+    }
+
+    pub async fn open_with(data_dir: &Path, synchronous: Synchronous) -> Result<SqliteStore> {
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
             path: data_dir.display().to_string(),
             source,
@@ -52,7 +70,10 @@ impl SqliteStore {
             .filename(data_dir.join(DB_FILE))
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(match synchronous {
+                Synchronous::Full => SqliteSynchronous::Full,
+                Synchronous::Normal => SqliteSynchronous::Normal,
+            })
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("temp_store", "memory");

@@ -26,6 +26,9 @@ pub struct Config {
     pub max_message_chars: usize,
     /// Default lifetime of conversation tokens, in seconds.
     pub token_ttl_seconds: i64,
+    /// SQLite's `synchronous`: `full` (default: commits are on disk before they are
+    /// acknowledged) or `normal` (they survive a process kill, not a power cut).
+    pub sqlite_synchronous: parley_store::Synchronous,
     /// Log filter (`info`, `parley=debug,info`, …); `RUST_LOG` wins when set.
     pub log: String,
 }
@@ -38,6 +41,7 @@ struct Defaults {
     max_body_bytes: usize,
     max_message_chars: usize,
     token_ttl_seconds: i64,
+    sqlite_synchronous: String,
     log: String,
 }
 
@@ -49,6 +53,7 @@ impl Default for Defaults {
             max_body_bytes: 64 * 1024,
             max_message_chars: 4096,
             token_ttl_seconds: 24 * 3600,
+            sqlite_synchronous: "full".into(),
             log: "info".into(),
         }
     }

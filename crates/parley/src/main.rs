@@ -160,7 +160,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     init_logging(&config, matches!(cli.command, Command::Serve { .. }));
     config.ensure_data_dir()?;
     let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&config.data_dir)
+        SqliteStore::open_with(&config.data_dir, config.sqlite_synchronous)
             .await
             .with_context(|| format!("opening the database in {}", config.data_dir.display()))?,
     );
