@@ -32,11 +32,12 @@ struct Server {
 }
 
 impl Server {
-    fn start(data_dir: &Path, demo: bool) -> Server {
+    fn start(data_dir: &Path, demo: bool, synchronous: &str) -> Server {
         let mut cmd = parley();
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .env("PARLEY_ADMIN_KEY", KEY)
+            .env("PARLEY_SQLITE_SYNCHRONOUS", synchronous)
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
         if demo {
@@ -88,8 +89,17 @@ async fn post(
 
 #[tokio::test]
 async fn acknowledged_messages_survive_kill_9() {
+    kill_9_loses_nothing_acknowledged("full").await;
+}
+
+#[tokio::test]
+async fn acknowledged_messages_survive_kill_9_with_normal_sync() {
+    kill_9_loses_nothing_acknowledged("normal").await;
+}
+
+async fn kill_9_loses_nothing_acknowledged(synchronous: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), true);
+    let server = Server::start(dir.path(), true, synchronous);
     let client = reqwest::Client::new();
     let (_, bots) = {
         let resp = client
@@ -156,7 +166,7 @@ async fn acknowledged_messages_survive_kill_9() {
         acked.len()
     );
 
-    let server = Server::start(dir.path(), false);
+    let server = Server::start(dir.path(), false, synchronous);
     let mut stored = std::collections::HashSet::new();
     let mut cursor: Option<String> = None;
     loop {
