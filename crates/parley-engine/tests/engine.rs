@@ -60,9 +60,8 @@ fn shop_definition() -> BotDefinition {
 }
 
 impl Harness {
-    async fn start(&self) -> Uuid {
-        let view = self
-            .engine
+    async fn start_view(&self) -> parley_engine::ConversationView {
+        self.engine
             .start_conversation(
                 self.ws,
                 StartConversation {
@@ -71,8 +70,27 @@ impl Harness {
                 },
             )
             .await
-            .unwrap();
-        view.conversation.id
+            .unwrap()
+    }
+
+    async fn start(&self) -> Uuid {
+        self.start_view().await.conversation.id
+    }
+
+    async fn history(&self, conv: Uuid) -> Vec<parley_core::Message> {
+        self.engine
+            .store()
+            .list_messages(
+                self.ws,
+                conv,
+                &PageRequest {
+                    limit: Some(200),
+                    cursor: None,
+                },
+            )
+            .await
+            .unwrap()
+            .items
     }
 
     async fn say(&self, conv: Uuid, text: &str) -> Vec<parley_core::Message> {
@@ -86,17 +104,7 @@ impl Harness {
 #[tokio::test]
 async fn greets_with_buttons_then_answers_rules_and_falls_back() {
     let h = harness().await;
-    let view = h
-        .engine
-        .start_conversation(
-            h.ws,
-            StartConversation {
-                bot_id: h.bot,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let view = h.start_view().await;
     let greeting = &view.messages.as_ref().unwrap()[0];
     assert_eq!(greeting.text, "Welcome! What can I do?");
     assert_eq!(greeting.meta.source, Some(MessageSource::Greeting));
@@ -127,13 +135,7 @@ async fn button_answers_use_the_offered_buttons() {
         .await
         .unwrap();
     assert_eq!(r[0].text, "Returns are free within 30 days.");
-    let history = h
-        .engine
-        .store()
-        .list_messages(h.ws, conv, &PageRequest::default())
-        .await
-        .unwrap()
-        .items;
+    let history = h.history(conv).await;
     let user = history
         .iter()
         .find(|m| m.role == MessageRole::User)
@@ -194,20 +196,7 @@ async fn concurrent_messages_to_one_conversation_are_answered_in_order() {
     for t in tasks {
         assert_eq!(t.await.unwrap().len(), 1);
     }
-    let history = h
-        .engine
-        .store()
-        .list_messages(
-            h.ws,
-            conv,
-            &PageRequest {
-                limit: Some(200),
-                cursor: None,
-            },
-        )
-        .await
-        .unwrap()
-        .items;
+    let history = h.history(conv).await;
     assert_eq!(history.len(), 41);
     // After the greeting: strictly user, bot, user, bot… and each reply fits its question.
     for pair in history[1..].chunks(2) {
@@ -313,13 +302,7 @@ async fn a_switched_off_bot_stores_but_stays_silent() {
         .await
         .unwrap();
     assert!(h.say(conv, "hours").await.is_empty());
-    let history = h
-        .engine
-        .store()
-        .list_messages(h.ws, conv, &PageRequest::default())
-        .await
-        .unwrap()
-        .items;
+    let history = h.history(conv).await;
     assert_eq!(history.last().unwrap().text, "hours");
 }
 
