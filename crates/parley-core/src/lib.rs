@@ -6,6 +6,7 @@
 pub mod bot;
 pub mod button;
 pub mod conversation;
+pub mod feedback;
 pub mod matcher;
 pub mod rule;
 pub mod settings;
@@ -19,6 +20,7 @@ pub use conversation::{
     Channel, Contact, ContactInput, Conversation, ConversationStatus, Message, MessageMeta,
     MessageRole, MessageSource, Session, SessionMode,
 };
+pub use feedback::{Feedback, FeedbackInput};
 pub use matcher::{KeywordMatcher, MatcherError, RuleMatch};
 pub use rule::{KeywordRule, KeywordRuleInput, KeywordRulePatch, MatchType, ResponseType};
 pub use settings::{Settings, SettingsPatch};

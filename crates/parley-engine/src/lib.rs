@@ -269,6 +269,25 @@ impl Engine {
         Ok(())
     }
 
+    /// Records a rating of the conversation, or of one of its bot messages.
+    pub async fn give_feedback(
+        &self,
+        ws: Uuid,
+        conversation_id: Uuid,
+        input: parley_core::FeedbackInput,
+    ) -> Result<parley_core::Feedback> {
+        self.get_conversation(ws, conversation_id).await?;
+        let feedback = input.parse(conversation_id, Utc::now())?;
+        if !self.store.insert_feedback(&feedback).await? {
+            return Err(ValidationError::single(
+                "message_id",
+                "not a bot message of this conversation",
+            )
+            .into());
+        }
+        Ok(feedback)
+    }
+
     /// Closes a conversation: history kept, new messages refused.
     pub async fn close_conversation(
         &self,

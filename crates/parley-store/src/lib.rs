@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use parley_core::bot::ParsedBotDefinition;
 use parley_core::rule::RuleSpec;
 use parley_core::{
-    ApiKey, Bot, Contact, ContactInput, Conversation, ConversationStatus, KeywordRule, Message,
-    Session, SessionMode, Settings, Workspace,
+    ApiKey, Bot, Contact, ContactInput, Conversation, ConversationStatus, Feedback, KeywordRule,
+    Message, Session, SessionMode, Settings, Workspace,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -246,6 +246,15 @@ pub trait Store: Send + Sync + 'static {
         filter: &SessionFilter,
         page: &PageRequest,
     ) -> Result<Page<Session>>;
+    /// Stores feedback; false when its `message_id` is not a bot message of the conversation
+    /// (the caller has checked the conversation is in the workspace).
+    async fn insert_feedback(&self, feedback: &Feedback) -> Result<bool>;
+    async fn list_feedback(
+        &self,
+        ws: Uuid,
+        conversation_id: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<Feedback>>;
     /// Outbox events of a conversation after `after_seq`, oldest first.
     async fn events_after(
         &self,

@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use parley_core::bot::ParsedBotDefinition;
 use parley_core::{
-    ApiKey, Bot, Contact, Conversation, ConversationStatus, KeywordRule, Message, MessageMeta,
-    MessageRole, Role, Session, SessionMode, Settings, Workspace,
+    ApiKey, Bot, Contact, Conversation, ConversationStatus, Feedback, KeywordRule, Message,
+    MessageMeta, MessageRole, Role, Session, SessionMode, Settings, Workspace,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -243,6 +243,19 @@ const SESSION_COLUMNS: &str = "s.id AS s_id, s.conversation_id AS s_conversation
     s.current_step AS s_current_step, s.variables AS s_variables, \
     s.offered_buttons AS s_offered_buttons, s.consecutive_fallbacks AS s_consecutive_fallbacks, \
     s.started_at AS s_started_at, s.last_activity AS s_last_activity, s.handled_seq AS s_handled_seq";
+
+fn feedback_from_row(r: &SqliteRow) -> Result<Feedback> {
+    let rating: i64 = get(r, "rating")?;
+    Ok(Feedback {
+        id: get(r, "id")?,
+        conversation_id: get(r, "conversation_id")?,
+        message_id: get(r, "message_id")?,
+        rating: u8::try_from(rating)
+            .map_err(|_| StoreError::Corrupt(format!("rating {rating}")))?,
+        comment: get(r, "comment")?,
+        created_at: get(r, "created_at")?,
+    })
+}
 
 fn event_from_row(r: &SqliteRow) -> Result<Event> {
     Ok(Event {
@@ -1283,6 +1296,55 @@ impl Store for SqliteStore {
             .map(session_from_row)
             .collect::<Result<Vec<_>>>()?;
         Ok(paged(items, limit, |s| s.conversation_id.to_string()))
+    }
+
+    async fn insert_feedback(&self, f: &Feedback) -> Result<bool> {
+        // The message, when named, must be a bot message of this very conversation.
+        let done = sqlx::query(
+            "INSERT INTO feedback (id, conversation_id, message_id, rating, comment, created_at) \
+             SELECT ?, ?, ?, ?, ?, ? WHERE ? IS NULL OR EXISTS \
+             (SELECT 1 FROM messages WHERE id = ? AND conversation_id = ? AND role = 'bot')",
+        )
+        .bind(f.id)
+        .bind(f.conversation_id)
+        .bind(f.message_id)
+        .bind(i64::from(f.rating))
+        .bind(&f.comment)
+        .bind(f.created_at)
+        .bind(f.message_id)
+        .bind(f.message_id)
+        .bind(f.conversation_id)
+        .execute(&self.writer)
+        .await
+        .doing("storing feedback")?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_feedback(
+        &self,
+        ws: Uuid,
+        conversation_id: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<Feedback>> {
+        let after = uuid_cursor(page)?;
+        let limit = page.limit();
+        let rows = sqlx::query(
+            "SELECT f.* FROM feedback f JOIN conversations c ON c.id = f.conversation_id \
+             WHERE f.conversation_id = ? AND c.workspace_id = ? AND (? IS NULL OR f.id > ?) ORDER BY f.id LIMIT ?",
+        )
+        .bind(conversation_id)
+        .bind(ws)
+        .bind(after)
+        .bind(after)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.reader)
+        .await
+        .doing("listing feedback")?;
+        let items = rows
+            .iter()
+            .map(feedback_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(paged(items, limit, |f| f.id.to_string()))
     }
 
     async fn events_after(

@@ -10,7 +10,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::stream::{self, Stream, StreamExt};
-use parley_core::{Channel, ContactInput, ConversationStatus, Message, Session};
+use parley_core::{
+    Channel, ContactInput, ConversationStatus, Feedback, FeedbackInput, Message, Session,
+};
 use parley_engine::{ConversationView, Inbound, StartConversation};
 use parley_store::{ConversationFilter, Event};
 use serde::Deserialize;
@@ -37,6 +39,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(token))
         .routes(routes!(close))
         .routes(routes!(events))
+        .routes(routes!(give_feedback, list_feedback))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -298,7 +301,7 @@ pub struct TokenRequest {
 /// # `POST /api/v1/conversations/{conversation_id}/token`
 ///
 /// A token that opens only this conversation's `send`, `receive`, `complete`, `messages`,
-/// `events` and `session`: safe to hand to a browser.
+/// `events`, `session` and `feedback`: safe to hand to a browser.
 #[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/token", tag = "conversations",
     params(("conversation_id" = Uuid, Path)), request_body(content = TokenRequest, description = "optional"),
     responses((status = 201, description = "`{\"token\", \"expires_at\"}`"), (status = 404)))]
@@ -460,4 +463,40 @@ fn sse_event(e: &Event) -> SseEvent {
         .id(e.seq.to_string())
         .event(name)
         .data(serde_json::to_string(&e.payload).unwrap_or_else(|_| "{}".into()))
+}
+
+/// # `POST /api/v1/conversations/{conversation_id}/feedback`
+///
+/// `{"rating": 1..5, "message_id"?, "comment"?}`: the whole conversation, or one bot message.
+#[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/feedback", tag = "conversations",
+    params(("conversation_id" = Uuid, Path)), request_body = FeedbackInput,
+    responses((status = 201, body = Feedback), (status = 404), (status = 422)))]
+async fn give_feedback(
+    State(state): State<AppState>,
+    caller: Caller,
+    Ids(id): Ids<Uuid>,
+    ApiJson(input): ApiJson<FeedbackInput>,
+) -> ApiResult<Response> {
+    let ws = caller.conversation(id)?;
+    let feedback = state.engine.give_feedback(ws, id, input).await?;
+    Ok(success(StatusCode::CREATED, feedback))
+}
+
+/// # `GET /api/v1/conversations/{conversation_id}/feedback`
+#[utoipa::path(get, path = "/api/v1/conversations/{conversation_id}/feedback", tag = "conversations",
+    params(("conversation_id" = Uuid, Path), ListQuery), responses((status = 200), (status = 404)))]
+async fn list_feedback(
+    State(state): State<AppState>,
+    caller: Caller,
+    Ids(id): Ids<Uuid>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Response> {
+    let ws = caller.staff()?;
+    state.engine.get_conversation(ws, id).await?;
+    let page = state
+        .engine
+        .store()
+        .list_feedback(ws, id, &q.page())
+        .await?;
+    Ok(success(StatusCode::OK, page))
 }

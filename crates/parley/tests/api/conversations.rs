@@ -433,3 +433,88 @@ async fn a_switched_off_bot_stores_messages_and_stays_silent() {
     assert!(app.say(conv, "track").await.is_empty());
     assert_eq!(app.history(conv).await.len(), 1);
 }
+
+#[tokio::test]
+async fn feedback_on_a_reply_and_on_the_conversation() {
+    let app = spawn_app().await;
+    let bot = shop(&app).await;
+    let conv = app.start(&bot).await["id"].as_str().unwrap().to_string();
+    let other = app.start(&bot).await["id"].as_str().unwrap().to_string();
+    let reply = app.say(&conv, "refund").await[0].clone();
+    let reply_id = reply["id"].as_str().unwrap();
+    let path = format!("/api/v1/conversations/{conv}/feedback");
+
+    // With the conversation's own token, as a browser would.
+    let (_, body) = send(app.req(
+        reqwest::Method::POST,
+        &format!("/api/v1/conversations/{conv}/token"),
+    ))
+    .await;
+    let token = body["data"]["token"].as_str().unwrap().to_string();
+    let (status, body) = send(
+        app.req_as(&token, reqwest::Method::POST, &path)
+            .json(&json!({"rating": 5, "message_id": reply_id})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["data"]["message_id"], reply_id);
+    let (status, _) = send(
+        app.req_as(&token, reqwest::Method::POST, &path)
+            .json(&json!({"rating": 2, "comment": "Slow to find the returns page"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    // A user message, another conversation's message, a bad rating: refused, nothing stored.
+    let history = app.history(&conv).await;
+    let user_msg = history.iter().find(|m| m["role"] == "user").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, body) = app
+        .post(&path, json!({"rating": 1, "message_id": user_msg}))
+        .await;
+    let err = assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    assert_eq!(bad_fields(&err), ["message_id"]);
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/conversations/{other}/feedback"),
+            json!({"rating": 1, "message_id": reply_id}),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    let (status, body) = app.post(&path, json!({"rating": 6})).await;
+    let err = assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    assert_eq!(bad_fields(&err), ["rating"]);
+    let (status, body) = send(
+        app.req_as(
+            &token,
+            reqwest::Method::POST,
+            &format!("/api/v1/conversations/{other}/feedback"),
+        )
+        .json(&json!({"rating": 3})),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+
+    let (status, body) = app.get(&path).await;
+    assert_eq!(status, StatusCode::OK);
+    let items = body["data"]["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[1]["comment"], "Slow to find the returns page");
+}

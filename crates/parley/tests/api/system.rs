@@ -35,6 +35,7 @@ async fn openapi_describes_every_route() {
         "/api/v1/conversations/{conversation_id}/messages",
         "/api/v1/conversations/{conversation_id}/events",
         "/api/v1/conversations/{conversation_id}/token",
+        "/api/v1/conversations/{conversation_id}/feedback",
         "/api/v1/keys",
         "/api/v1/sessions",
         "/healthz",
