@@ -23,9 +23,17 @@ use crate::error::Result;
 /// What the user said this turn, after the guard.
 #[derive(Debug, Clone)]
 pub struct UserInput {
+    /// Exactly what was sent (a typed "2" on SMS stays "2").
     pub text: String,
-    /// Set when the user tapped a button, or typed one's title.
+    /// Set when the user tapped a button, typed its title, or (on SMS) typed its number.
     pub button: Option<Button>,
+}
+
+impl UserInput {
+    /// What the user meant: the chosen button's title, else the text. Matching uses this.
+    pub fn meaning(&self) -> &str {
+        self.button.as_ref().map_or(&self.text, |b| &b.title)
+    }
 }
 
 /// Everything a responder may look at, and the session it may change.
@@ -93,7 +101,7 @@ impl Responder for KeywordRules {
     }
 
     async fn respond(&self, turn: &mut TurnContext<'_>) -> Result<Option<Vec<Reply>>> {
-        let Some(found) = turn.bot.matcher.find(&turn.input.text) else {
+        let Some(found) = turn.bot.matcher.find(turn.input.meaning()) else {
             return Ok(None);
         };
         let mut reply = Reply::new(

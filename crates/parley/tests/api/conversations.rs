@@ -518,3 +518,33 @@ async fn feedback_on_a_reply_and_on_the_conversation() {
     assert_eq!(items.len(), 2);
     assert_eq!(items[1]["comment"], "Slow to find the returns page");
 }
+
+#[tokio::test]
+async fn sms_gets_numbered_options_and_a_typed_number_answers() {
+    let app = spawn_app().await;
+    let bot = shop(&app).await;
+    let (status, body) = app
+        .post(
+            "/api/v1/conversations",
+            json!({"bot_id": bot, "channel": "sms", "contact": {"external_id": "+447700900123"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let greeting = &body["data"]["messages"][0];
+    assert_eq!(
+        greeting["text"],
+        "Welcome to the shop!\n1) Track Order\n2) Returns"
+    );
+    let conv = body["data"]["id"].as_str().unwrap();
+    let r = app.say(conv, "2").await;
+    assert_eq!(r[0]["text"], "Returns are free for 30 days.");
+    let history = app.history(conv).await;
+    assert_eq!(history[1]["text"], "2");
+    assert_eq!(history[1]["meta"]["button_id"], "returns");
+    // On a channel with buttons, a bare number is just text.
+    let api_conv = app.start(&bot).await["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        app.say(&api_conv, "2").await[0]["meta"]["source"],
+        "fallback"
+    );
+}
