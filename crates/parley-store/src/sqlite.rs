@@ -284,6 +284,41 @@ fn paged<T>(mut items: Vec<T>, limit: u32, key: impl Fn(&T) -> String) -> Page<T
     Page { items, next_cursor }
 }
 
+#[derive(Debug, Clone, Copy)]
+enum Order {
+    Asc,
+    Desc,
+}
+
+/// One page of `q` (a SELECT ending in its WHERE conditions), keyed by the UUID column
+/// `id_col` (a fixed column name, never input): adds the cursor condition, the order and
+/// `LIMIT limit + 1`, and gives the next cursor when there is more.
+#[allow(clippy::too_many_arguments)]
+async fn fetch_page<T>(
+    pool: &SqlitePool,
+    mut q: QueryBuilder<'_, Sqlite>,
+    id_col: &'static str,
+    order: Order,
+    page: &PageRequest,
+    from_row: fn(&SqliteRow) -> Result<T>,
+    key: fn(&T) -> Uuid,
+    doing: &'static str,
+) -> Result<Page<T>> {
+    let limit = page.limit();
+    let (cmp, dir) = match order {
+        Order::Asc => (" > ", " ASC"),
+        Order::Desc => (" < ", " DESC"),
+    };
+    if let Some(cursor) = uuid_cursor(page)? {
+        q.push(" AND ").push(id_col).push(cmp).push_bind(cursor);
+    }
+    q.push(" ORDER BY ").push(id_col).push(dir);
+    q.push(" LIMIT ").push_bind(i64::from(limit) + 1);
+    let rows = q.build().fetch_all(pool).await.doing(doing)?;
+    let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    Ok(paged(items, limit, |item| key(item).to_string()))
+}
+
 // ---------- writes shared by several operations ----------
 
 async fn insert_rule_tx(tx: &mut Transaction<'_, Sqlite>, rule: &KeywordRule) -> Result<()> {
@@ -533,20 +568,19 @@ impl Store for SqliteStore {
     }
 
     async fn list_keys(&self, ws: Uuid, page: &PageRequest) -> Result<Page<ApiKey>> {
-        let after = uuid_cursor(page)?;
-        let limit = page.limit();
-        let rows = sqlx::query(
-            "SELECT * FROM api_keys WHERE workspace_id = ? AND (? IS NULL OR id > ?) ORDER BY id LIMIT ?",
+        let mut q = QueryBuilder::new("SELECT * FROM api_keys WHERE workspace_id = ");
+        q.push_bind(ws);
+        fetch_page(
+            &self.reader,
+            q,
+            "id",
+            Order::Asc,
+            page,
+            key_from_row,
+            |k| k.id,
+            "listing API keys",
         )
-        .bind(ws)
-        .bind(after)
-        .bind(after)
-        .bind(i64::from(limit) + 1)
-        .fetch_all(&self.reader)
         .await
-        .doing("listing API keys")?;
-        let items = rows.iter().map(key_from_row).collect::<Result<Vec<_>>>()?;
-        Ok(paged(items, limit, |k| k.id.to_string()))
     }
 
     async fn delete_key(&self, ws: Uuid, id: Uuid) -> Result<bool> {
@@ -622,20 +656,19 @@ impl Store for SqliteStore {
     }
 
     async fn list_bots(&self, ws: Uuid, page: &PageRequest) -> Result<Page<Bot>> {
-        let after = uuid_cursor(page)?;
-        let limit = page.limit();
-        let rows = sqlx::query(
-            "SELECT * FROM bots WHERE workspace_id = ? AND (? IS NULL OR id > ?) ORDER BY id LIMIT ?",
+        let mut q = QueryBuilder::new("SELECT * FROM bots WHERE workspace_id = ");
+        q.push_bind(ws);
+        fetch_page(
+            &self.reader,
+            q,
+            "id",
+            Order::Asc,
+            page,
+            bot_from_row,
+            |b| b.id,
+            "listing bots",
         )
-        .bind(ws)
-        .bind(after)
-        .bind(after)
-        .bind(i64::from(limit) + 1)
-        .fetch_all(&self.reader)
         .await
-        .doing("listing bots")?;
-        let items = rows.iter().map(bot_from_row).collect::<Result<Vec<_>>>()?;
-        Ok(paged(items, limit, |b| b.id.to_string()))
     }
 
     async fn update_bot(&self, ws: Uuid, bot: &Bot) -> Result<bool> {
@@ -886,22 +919,23 @@ impl Store for SqliteStore {
         bot_id: Uuid,
         page: &PageRequest,
     ) -> Result<Page<KeywordRule>> {
-        let after = uuid_cursor(page)?;
-        let limit = page.limit();
-        let rows = sqlx::query(
-            "SELECT r.* FROM keyword_rules r JOIN bots b ON b.id = r.bot_id \
-             WHERE r.bot_id = ? AND b.workspace_id = ? AND (? IS NULL OR r.id > ?) ORDER BY r.id LIMIT ?",
+        let mut q = QueryBuilder::new(
+            "SELECT r.* FROM keyword_rules r JOIN bots b ON b.id = r.bot_id WHERE r.bot_id = ",
+        );
+        q.push_bind(bot_id)
+            .push(" AND b.workspace_id = ")
+            .push_bind(ws);
+        fetch_page(
+            &self.reader,
+            q,
+            "r.id",
+            Order::Asc,
+            page,
+            rule_from_row,
+            |r| r.id,
+            "listing keyword rules",
         )
-        .bind(bot_id)
-        .bind(ws)
-        .bind(after)
-        .bind(after)
-        .bind(i64::from(limit) + 1)
-        .fetch_all(&self.reader)
         .await
-        .doing("listing keyword rules")?;
-        let items = rows.iter().map(rule_from_row).collect::<Result<Vec<_>>>()?;
-        Ok(paged(items, limit, |r| r.id.to_string()))
     }
 
     async fn update_rule(&self, ws: Uuid, rule: &KeywordRule) -> Result<bool> {
@@ -1086,11 +1120,7 @@ impl Store for SqliteStore {
         filter: &ConversationFilter,
         page: &PageRequest,
     ) -> Result<Page<Conversation>> {
-        let before = uuid_cursor(page)?;
-        let limit = page.limit();
-        // Newest first: what someone looking at conversations wants to see.
-        let mut q =
-            QueryBuilder::<Sqlite>::new("SELECT * FROM conversations WHERE workspace_id = ");
+        let mut q = QueryBuilder::new("SELECT * FROM conversations WHERE workspace_id = ");
         q.push_bind(ws);
         if let Some(bot) = filter.bot_id {
             q.push(" AND bot_id = ").push_bind(bot);
@@ -1101,21 +1131,18 @@ impl Store for SqliteStore {
         if let Some(status) = filter.status {
             q.push(" AND status = ").push_bind(status.as_str());
         }
-        if let Some(before) = before {
-            q.push(" AND id < ").push_bind(before);
-        }
-        q.push(" ORDER BY id DESC LIMIT ")
-            .push_bind(i64::from(limit) + 1);
-        let rows = q
-            .build()
-            .fetch_all(&self.reader)
-            .await
-            .doing("listing conversations")?;
-        let items = rows
-            .iter()
-            .map(conversation_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(paged(items, limit, |c| c.id.to_string()))
+        // Newest first: what someone looking at conversations wants to see.
+        fetch_page(
+            &self.reader,
+            q,
+            "id",
+            Order::Desc,
+            page,
+            conversation_from_row,
+            |c| c.id,
+            "listing conversations",
+        )
+        .await
     }
 
     async fn delete_conversation(&self, ws: Uuid, id: Uuid) -> Result<bool> {
@@ -1268,9 +1295,7 @@ impl Store for SqliteStore {
         filter: &SessionFilter,
         page: &PageRequest,
     ) -> Result<Page<Session>> {
-        let after = uuid_cursor(page)?;
-        let limit = page.limit();
-        let mut q = QueryBuilder::<Sqlite>::new(format!(
+        let mut q = QueryBuilder::new(format!(
             "SELECT {SESSION_COLUMNS} FROM sessions s JOIN conversations c ON c.id = s.conversation_id \
              WHERE c.status = 'active' AND c.workspace_id = "
         ));
@@ -1281,21 +1306,17 @@ impl Store for SqliteStore {
         if let Some(mode) = filter.mode {
             q.push(" AND s.mode = ").push_bind(mode.as_str());
         }
-        if let Some(after) = after {
-            q.push(" AND s.conversation_id > ").push_bind(after);
-        }
-        q.push(" ORDER BY s.conversation_id LIMIT ")
-            .push_bind(i64::from(limit) + 1);
-        let rows = q
-            .build()
-            .fetch_all(&self.reader)
-            .await
-            .doing("listing sessions")?;
-        let items = rows
-            .iter()
-            .map(session_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(paged(items, limit, |s| s.conversation_id.to_string()))
+        fetch_page(
+            &self.reader,
+            q,
+            "s.conversation_id",
+            Order::Asc,
+            page,
+            session_from_row,
+            |s| s.conversation_id,
+            "listing sessions",
+        )
+        .await
     }
 
     async fn insert_feedback(&self, f: &Feedback) -> Result<bool> {
@@ -1326,25 +1347,23 @@ impl Store for SqliteStore {
         conversation_id: Uuid,
         page: &PageRequest,
     ) -> Result<Page<Feedback>> {
-        let after = uuid_cursor(page)?;
-        let limit = page.limit();
-        let rows = sqlx::query(
-            "SELECT f.* FROM feedback f JOIN conversations c ON c.id = f.conversation_id \
-             WHERE f.conversation_id = ? AND c.workspace_id = ? AND (? IS NULL OR f.id > ?) ORDER BY f.id LIMIT ?",
+        let mut q = QueryBuilder::new(
+            "SELECT f.* FROM feedback f JOIN conversations c ON c.id = f.conversation_id WHERE f.conversation_id = ",
+        );
+        q.push_bind(conversation_id)
+            .push(" AND c.workspace_id = ")
+            .push_bind(ws);
+        fetch_page(
+            &self.reader,
+            q,
+            "f.id",
+            Order::Asc,
+            page,
+            feedback_from_row,
+            |f| f.id,
+            "listing feedback",
         )
-        .bind(conversation_id)
-        .bind(ws)
-        .bind(after)
-        .bind(after)
-        .bind(i64::from(limit) + 1)
-        .fetch_all(&self.reader)
         .await
-        .doing("listing feedback")?;
-        let items = rows
-            .iter()
-            .map(feedback_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(paged(items, limit, |f| f.id.to_string()))
     }
 
     async fn events_after(

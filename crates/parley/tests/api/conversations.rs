@@ -548,3 +548,28 @@ async fn sms_gets_numbered_options_and_a_typed_number_answers() {
         "fallback"
     );
 }
+
+#[tokio::test]
+async fn conversations_page_newest_first() {
+    let app = spawn_app().await;
+    let bot = shop(&app).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(app.start(&bot).await["id"].as_str().unwrap().to_string());
+    }
+    let (_, first) = app.get("/api/v1/conversations?limit=2").await;
+    let got: Vec<_> = first["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(got, [ids[2].clone(), ids[1].clone()]);
+    let cursor = first["data"]["next_cursor"].as_str().unwrap();
+    let (_, second) = app
+        .get(&format!("/api/v1/conversations?limit=2&cursor={cursor}"))
+        .await;
+    assert_eq!(second["data"]["items"].as_array().unwrap().len(), 1);
+    assert_eq!(second["data"]["items"][0]["id"], ids[0].as_str());
+    assert!(second["data"]["next_cursor"].is_null());
+}
