@@ -107,10 +107,6 @@ impl Engine {
         &self.store
     }
 
-    pub fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
     pub fn bus(&self) -> &EventBus {
         &self.bus
     }
@@ -394,16 +390,17 @@ impl Engine {
             .await?;
         let now = Utc::now();
         let mut messages = new_messages;
+        // Every message waiting here was sent while these buttons were on offer; replies
+        // within this turn change the session's offer but not what those messages answered.
+        let offered_when_sent = session.offered_buttons.clone();
         for user in &to_answer {
             let input = UserInput {
                 text: user.text.clone(),
-                button: user.meta.button_id.as_ref().and_then(|id| {
-                    session
-                        .offered_buttons
-                        .iter()
-                        .find(|b| &b.id == id)
-                        .cloned()
-                }),
+                button: user
+                    .meta
+                    .button_id
+                    .as_ref()
+                    .and_then(|id| offered_when_sent.iter().find(|b| &b.id == id).cloned()),
             };
             let mut turn = TurnContext {
                 bot: &bot,

@@ -182,6 +182,46 @@ async fn send_stores_and_receive_answers_everything_pending_in_order() {
 }
 
 #[tokio::test]
+async fn pending_answers_use_the_buttons_offered_when_they_were_sent() {
+    let h = harness().await;
+    let view = h
+        .engine
+        .start_conversation(
+            h.ws,
+            StartConversation {
+                bot_id: h.bot,
+                channel: parley_core::Channel::Sms,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let conv = view.conversation.id;
+    // Greeting offers 1) Track Order 2) Returns; both answers are sent before any reply.
+    h.engine
+        .send(h.ws, conv, Inbound::Text("2".into()))
+        .await
+        .unwrap();
+    h.engine
+        .send(h.ws, conv, Inbound::Text("1".into()))
+        .await
+        .unwrap();
+    let replies = h.engine.receive(h.ws, conv).await.unwrap();
+    let texts: Vec<_> = replies
+        .iter()
+        .map(|m| m.text.lines().next().unwrap_or(""))
+        .collect();
+    // The first reply offers new buttons; the second answer still meant "Track Order".
+    assert_eq!(
+        texts,
+        [
+            "Returns are free within 30 days.",
+            "Give me your order number."
+        ]
+    );
+}
+
+#[tokio::test]
 async fn concurrent_messages_to_one_conversation_are_answered_in_order() {
     let h = Arc::new(harness().await);
     let conv = h.start().await;
