@@ -36,10 +36,6 @@ impl Channel {
             Channel::Telegram => "telegram",
         }
     }
-
-    pub fn parse(s: &str) -> Option<Channel> {
-        serde_json::from_value(Value::String(s.to_string())).ok()
-    }
 }
 
 /// An end user, identified per channel by `external_id` (a phone number, a Slack user id…).

@@ -92,12 +92,6 @@ impl SqliteStore {
             .doing("opening read connections")?;
         Ok(SqliteStore { writer, reader })
     }
-
-    /// Closes every connection (checkpointing the WAL).
-    pub async fn close(&self) {
-        self.reader.close().await;
-        self.writer.close().await;
-    }
 }
 
 // ---------- row mapping ----------

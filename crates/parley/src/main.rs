@@ -265,7 +265,7 @@ async fn serve(config: Config, engine: Arc<Engine>, demo: bool) -> anyhow::Resul
         None => {}
     }
     if demo {
-        let bot = import_yaml(
+        let (bot, _) = import_yaml(
             &engine,
             ws.id,
             DEMO_BOT,
@@ -296,14 +296,9 @@ async fn serve(config: Config, engine: Arc<Engine>, demo: bool) -> anyhow::Resul
     );
     tracing::info!(%addr, "listening");
     parley_server::serve(listener, state, shutdown_signal()).await?;
-    store_shutdown(store).await;
-    Ok(())
-}
-
-async fn store_shutdown(store: Arc<dyn Store>) {
-    // Dropping the last handle closes the pools; nothing is pending after a commit.
-    drop(store);
+    // Every acknowledged turn is already committed; dropping the store closes its pools.
     tracing::info!("stopped");
+    Ok(())
 }
 
 async fn shutdown_signal() {
@@ -332,17 +327,13 @@ async fn import_yaml(
     ws: Uuid,
     yaml: &str,
     origin: &Path,
-) -> anyhow::Result<parley_core::Bot> {
+) -> anyhow::Result<(parley_core::Bot, ImportOutcome)> {
     let def: BotDefinition = serde_yaml_ng::from_str(yaml)
         .with_context(|| format!("reading {} as a bot definition", origin.display()))?;
     match engine.import_bot(ws, def).await {
         Ok((bot, outcome)) => {
-            let verb = match outcome {
-                ImportOutcome::Created => "created",
-                ImportOutcome::Updated => "updated",
-            };
-            tracing::info!(bot = %bot.id, verb, "imported bot");
-            Ok(bot)
+            tracing::info!(bot = %bot.id, ?outcome, "imported bot");
+            Ok((bot, outcome))
         }
         Err(EngineError::Validation(v)) => {
             let lines: Vec<String> = v
@@ -367,12 +358,10 @@ async fn bot_command(engine: &Engine, cmd: BotCommand) -> anyhow::Result<()> {
             let ws = workspace_or_default(store.as_ref(), workspace).await?;
             let yaml = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
-            let before = store.list_bots(ws, &Default::default()).await?.items;
-            let bot = import_yaml(engine, ws, &yaml, &file).await?;
-            let verb = if before.iter().any(|b| b.id == bot.id) {
-                "updated"
-            } else {
-                "created"
+            let (bot, outcome) = import_yaml(engine, ws, &yaml, &file).await?;
+            let verb = match outcome {
+                ImportOutcome::Created => "created",
+                ImportOutcome::Updated => "updated",
             };
             println!("{verb} bot {} ({})", bot.id, bot.name);
             Ok(())

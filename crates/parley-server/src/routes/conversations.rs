@@ -90,8 +90,6 @@ pub struct ConversationQuery {
     pub contact_id: Option<Uuid>,
     /// `active` or `closed`.
     pub status: Option<ConversationStatus>,
-    pub limit: Option<u32>,
-    pub cursor: Option<String>,
 }
 
 /// # `POST /api/v1/conversations`
@@ -121,12 +119,13 @@ async fn create(
 /// # `GET /api/v1/conversations`
 ///
 /// Newest first, filtered by `bot_id`, `contact_id`, `status`.
-#[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations", params(ConversationQuery),
+#[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations", params(ConversationQuery, ListQuery),
     responses((status = 200), (status = 400)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(q): ApiQuery<ConversationQuery>,
+    ApiQuery(paging): ApiQuery<ListQuery>,
 ) -> ApiResult<Response> {
     let ws = caller.staff()?;
     let filter = ConversationFilter {
@@ -134,11 +133,7 @@ async fn list(
         contact_id: q.contact_id,
         status: q.status,
     };
-    let page = ListQuery {
-        limit: q.limit,
-        cursor: q.cursor,
-    }
-    .page();
+    let page = paging.page();
     let page = state
         .engine
         .store()

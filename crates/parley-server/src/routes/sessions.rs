@@ -27,29 +27,24 @@ pub struct SessionQuery {
     pub bot_id: Option<Uuid>,
     /// `bot`, `flow` or `human`.
     pub mode: Option<SessionMode>,
-    pub limit: Option<u32>,
-    pub cursor: Option<String>,
 }
 
 /// # `GET /api/v1/sessions`
 ///
 /// Sessions of active conversations.
-#[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions", params(SessionQuery), responses((status = 200)))]
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions", params(SessionQuery, ListQuery), responses((status = 200)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(q): ApiQuery<SessionQuery>,
+    ApiQuery(paging): ApiQuery<ListQuery>,
 ) -> ApiResult<Response> {
     let ws = caller.staff()?;
     let filter = SessionFilter {
         bot_id: q.bot_id,
         mode: q.mode,
     };
-    let page = ListQuery {
-        limit: q.limit,
-        cursor: q.cursor,
-    }
-    .page();
+    let page = paging.page();
     let page = state
         .engine
         .store()
