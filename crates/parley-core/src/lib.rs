@@ -3,13 +3,16 @@
 //! text normalisation, the compiled keyword matcher). Nothing here does I/O or is async,
 //! so all of it is unit-testable and usable from any layer.
 
+pub mod answer;
 pub mod bot;
 pub mod button;
 pub mod conversation;
 pub mod feedback;
+pub mod flow;
 pub mod matcher;
 pub mod rule;
 pub mod settings;
+pub mod template;
 pub mod text;
 pub mod validation;
 pub mod workspace;
@@ -21,6 +24,7 @@ pub use conversation::{
     MessageRole, MessageSource, Session, SessionMode,
 };
 pub use feedback::{Feedback, FeedbackInput};
+pub use flow::{Flow, FlowInput, FlowPatch, FlowSpec, FlowStep, StepType};
 pub use matcher::{KeywordMatcher, MatcherError, RuleMatch};
 pub use rule::{KeywordRule, KeywordRuleInput, KeywordRulePatch, MatchType, ResponseType};
 pub use settings::{Settings, SettingsPatch};

@@ -16,7 +16,7 @@ pub const DEFAULT_GREETING: &str = "Hello! How can I help you today?";
 pub const DEFAULT_FALLBACK: &str = "Sorry, I didn't understand that. Could you rephrase it?";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Settings {
     /// When false the bot never replies: messages are stored, nothing is answered.
@@ -42,6 +42,8 @@ pub struct Settings {
     /// IANA time zone the bot lives in (dates, business hours).
     pub timezone: String,
     pub widget: WidgetSettings,
+    /// How flows behave: idle expiry and the words that leave a flow.
+    pub flows: FlowSettings,
 }
 
 impl Default for Settings {
@@ -65,6 +67,38 @@ impl Default for Settings {
             dataset_ids: Vec::new(),
             timezone: "UTC".to_string(),
             widget: WidgetSettings::default(),
+            flows: FlowSettings::default(),
+        }
+    }
+}
+
+pub const DEFAULT_FLOW_CANCEL_MESSAGE: &str =
+    "Okay, I've stopped that. Is there anything else I can help you with?";
+pub const MAX_SESSION_TIMEOUT_MINUTES: u32 = 60 * 24 * 30;
+
+/// Escape words inside a flow and when an idle flow is abandoned. Words match the whole
+/// message (ignoring case and punctuation), so "cancel" ends a flow but "I want to cancel
+/// my order" is an answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FlowSettings {
+    /// Minutes without a message after which a flow is abandoned (0: never).
+    pub session_timeout_minutes: u32,
+    /// End the flow and say `cancel_message`.
+    pub cancel_keywords: Vec<String>,
+    pub cancel_message: String,
+    /// End the flow and show the greeting with its buttons again.
+    pub menu_keywords: Vec<String>,
+}
+
+impl Default for FlowSettings {
+    fn default() -> Self {
+        FlowSettings {
+            session_timeout_minutes: 30,
+            cancel_keywords: vec!["cancel".into(), "stop".into()],
+            cancel_message: DEFAULT_FLOW_CANCEL_MESSAGE.into(),
+            menu_keywords: vec!["menu".into()],
         }
     }
 }
@@ -177,6 +211,8 @@ pub struct SettingsPatch {
     pub timezone: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub widget: Option<WidgetSettings>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flows: Option<FlowSettings>,
 }
 
 impl From<&Settings> for SettingsPatch {
@@ -202,6 +238,7 @@ impl From<&Settings> for SettingsPatch {
             dataset_ids: Some(s.dataset_ids.clone()),
             timezone: Some(s.timezone.clone()),
             widget: Some(s.widget.clone()),
+            flows: Some(s.flows.clone()),
         }
     }
 }
@@ -314,6 +351,19 @@ impl SettingsPatch {
             validate_widget(&mut errors, &v);
             s.widget = v;
         }
+        if let Some(v) = self.flows {
+            validate_flow_settings(&mut errors, &v);
+            s.flows = v;
+        }
+        for (field, text) in [
+            ("greeting_message", &s.greeting_message),
+            ("fallback_message", &s.fallback_message),
+            ("flows.cancel_message", &s.flows.cancel_message),
+        ] {
+            if let Err(e) = crate::template::check(text) {
+                errors.push(field, e);
+            }
+        }
 
         if s.greeting_message.is_empty() && !s.greeting_buttons.is_empty() {
             errors.push(
@@ -332,7 +382,7 @@ impl SettingsPatch {
 }
 
 /// Tells a field that is absent (`None`) from one set to `null` (`Some(None)`).
-fn explicit_null<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+pub(crate) fn explicit_null<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: Deserialize<'de>,
@@ -380,6 +430,34 @@ fn validate_business_hours(errors: &mut ValidationError, b: &BusinessHours) {
             _ => errors.push(at, "`open` and `close` are HH:MM times"),
         }
     }
+}
+
+fn validate_flow_settings(errors: &mut ValidationError, f: &FlowSettings) {
+    if f.session_timeout_minutes > MAX_SESSION_TIMEOUT_MINUTES {
+        errors.push(
+            "flows.session_timeout_minutes",
+            format!("at most {MAX_SESSION_TIMEOUT_MINUTES} (30 days); 0 means never"),
+        );
+    }
+    for (name, words) in [
+        ("cancel_keywords", &f.cancel_keywords),
+        ("menu_keywords", &f.menu_keywords),
+    ] {
+        for (i, k) in words.iter().enumerate() {
+            if crate::text::normalize_exact(k).is_empty() || k.chars().count() > 100 {
+                errors.push(
+                    format!("flows.{name}[{i}]"),
+                    "a keyword has 1 to 100 characters, with at least one letter or digit",
+                );
+            }
+        }
+    }
+    check_max(
+        errors,
+        "flows.cancel_message",
+        &f.cancel_message,
+        MAX_MESSAGE_CHARS,
+    );
 }
 
 fn validate_widget(errors: &mut ValidationError, w: &WidgetSettings) {
