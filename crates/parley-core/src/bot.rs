@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::flow::{FlowInput, FlowSpec};
 use crate::rule::{KeywordRuleInput, RuleSpec};
 use crate::settings::{Settings, SettingsPatch};
 use crate::validation::ValidationError;
@@ -91,6 +92,9 @@ pub struct BotDefinition {
     /// Matched to stored rules by name; stored rules missing from the file are removed.
     #[serde(default)]
     pub keywords: Vec<KeywordRuleInput>,
+    /// Matched to stored flows by name, like rules.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flows: Vec<FlowInput>,
 }
 
 /// A definition that passed validation, ready to store.
@@ -100,6 +104,7 @@ pub struct ParsedBotDefinition {
     pub bot: BotSpec,
     pub settings: Settings,
     pub rules: Vec<RuleSpec>,
+    pub flows: Vec<FlowSpec>,
 }
 
 impl BotDefinition {
@@ -139,11 +144,27 @@ impl BotDefinition {
                 Err(e) => errors.extend_prefixed(&format!("keywords[{i}]"), e),
             }
         }
+        let mut flows: Vec<FlowSpec> = Vec::with_capacity(self.flows.len());
+        for (i, input) in self.flows.into_iter().enumerate() {
+            match input.parse() {
+                Ok(spec) => {
+                    if flows.iter().any(|f| f.name == spec.name) {
+                        errors.push(
+                            format!("flows[{i}].name"),
+                            format!("the flow name `{}` is used twice; names identify flows on re-import", spec.name),
+                        );
+                    }
+                    flows.push(spec);
+                }
+                Err(e) => errors.extend_prefixed(&format!("flows[{i}]"), e),
+            }
+        }
         errors.into_result(ParsedBotDefinition {
             id: self.id,
             bot,
             settings,
             rules,
+            flows,
         })
     }
 }

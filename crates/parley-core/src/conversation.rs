@@ -253,8 +253,32 @@ pub struct Session {
     pub consecutive_fallbacks: u32,
     pub started_at: DateTime<Utc>,
     pub last_activity: DateTime<Utc>,
+    /// When an idle flow is abandoned (set while in a flow with a timeout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Flow bookkeeping: the version being run, invalid answers so far, the last flow.
+    #[serde(default)]
+    pub flow_state: FlowState,
     #[serde(skip)]
     pub handled_seq: i64,
+}
+
+/// A session's place in its flow beyond `current_flow_id` / `current_step`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FlowState {
+    /// The version of the flow this conversation started on; it finishes on it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    /// Invalid answers to the current step.
+    pub attempts: u32,
+    /// The current `api_fetch` step failed and offered "Try again".
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub awaiting_retry: bool,
+    /// The flow this conversation ran last (for the agent panel).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_flow_id: Option<Uuid>,
 }
 
 impl Session {
@@ -271,6 +295,8 @@ impl Session {
             consecutive_fallbacks: 0,
             started_at: now,
             last_activity: now,
+            expires_at: None,
+            flow_state: FlowState::default(),
             handled_seq: 0,
         }
     }

@@ -14,20 +14,22 @@ pub mod rule;
 pub mod settings;
 pub mod template;
 pub mod text;
+pub mod transfer;
 pub mod validation;
 pub mod workspace;
 
 pub use bot::{Bot, BotDefinition};
 pub use button::{Button, ButtonInput};
 pub use conversation::{
-    Channel, Contact, ContactInput, Conversation, ConversationStatus, Message, MessageMeta,
-    MessageRole, MessageSource, Session, SessionMode,
+    Channel, Contact, ContactInput, Conversation, ConversationStatus, FlowState, Message,
+    MessageMeta, MessageRole, MessageSource, Session, SessionMode,
 };
 pub use feedback::{Feedback, FeedbackInput};
 pub use flow::{Flow, FlowInput, FlowPatch, FlowSpec, FlowStep, StepType};
 pub use matcher::{KeywordMatcher, MatcherError, RuleMatch};
 pub use rule::{KeywordRule, KeywordRuleInput, KeywordRulePatch, MatchType, ResponseType};
 pub use settings::{Settings, SettingsPatch};
+pub use transfer::{Transfer, TransferSource, TransferStatus};
 pub use validation::{FieldError, ValidationError};
 pub use workspace::{ApiKey, Role, Workspace};
 

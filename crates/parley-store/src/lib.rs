@@ -10,16 +10,17 @@ mod sqlite;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use parley_core::bot::ParsedBotDefinition;
+use parley_core::flow::FlowSpec;
 use parley_core::rule::RuleSpec;
 use parley_core::{
-    ApiKey, Bot, Contact, ContactInput, Conversation, ConversationStatus, Feedback, KeywordRule,
-    Message, Session, SessionMode, Settings, Workspace,
+    ApiKey, Bot, Contact, ContactInput, Conversation, ConversationStatus, Feedback, Flow,
+    KeywordRule, Message, Session, SessionMode, Settings, Transfer, Workspace,
 };
 use serde::Serialize;
 use uuid::Uuid;
 
 pub use error::StoreError;
-pub use sqlite::{SqliteStore, Synchronous};
+pub use sqlite::{SqliteStore, Synchronous, TRANSFER_CREATED, TRANSFER_UPDATED};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -53,6 +54,7 @@ pub struct BotSnapshot {
     pub bot: Bot,
     pub settings: Settings,
     pub rules: Vec<KeywordRule>,
+    pub flows: Vec<Flow>,
     pub version: i64,
 }
 
@@ -60,6 +62,7 @@ pub struct BotSnapshot {
 #[derive(Debug, Clone)]
 pub struct TurnState {
     pub conversation: Conversation,
+    pub contact: Contact,
     pub session: Session,
     pub bot_version: i64,
     /// The conversation's last message `seq`; above `session.handled_seq`, messages wait.
@@ -105,7 +108,31 @@ pub struct TurnCommit {
     pub session: Option<Session>,
     /// Built from the stored messages (which then have their `seq`), one per message.
     pub message_event_kind: Option<&'static str>,
+    /// Further outbox events (`flow.completed`, `transfer.created`, …), after the messages'.
+    pub events: Vec<NewEvent>,
+    /// A transfer this turn opens; it updates the conversation's open one if there is one.
+    pub transfer: Option<Transfer>,
+    /// When false the session keeps its `handled_seq` (a turn that answered nothing, such
+    /// as an idle flow expiring, must not mark waiting messages as answered).
+    pub answered: bool,
     pub now: DateTime<Utc>,
+}
+
+impl TurnCommit {
+    /// A commit of `messages` that answers everything before them.
+    pub fn new(ws: Uuid, conversation_id: Uuid, now: DateTime<Utc>) -> TurnCommit {
+        TurnCommit {
+            workspace_id: ws,
+            conversation_id,
+            messages: Vec::new(),
+            session: None,
+            message_event_kind: None,
+            events: Vec::new(),
+            transfer: None,
+            answered: true,
+            now,
+        }
+    }
 }
 
 /// The messages and events a committed turn stored.
@@ -115,6 +142,8 @@ pub struct CommittedTurn {
     pub events: Vec<Event>,
     /// The conversation's last message `seq` after the commit.
     pub last_seq: i64,
+    /// The transfer as stored (a new one, or the open one it updated).
+    pub transfer: Option<Transfer>,
 }
 
 /// A new conversation with its contact, session and first messages (the greeting).
@@ -201,6 +230,25 @@ pub trait Store: Send + Sync + 'static {
     async fn update_rule(&self, ws: Uuid, rule: &KeywordRule) -> Result<bool>;
     async fn delete_rule(&self, ws: Uuid, bot_id: Uuid, id: Uuid) -> Result<bool>;
 
+    // --- flows ---
+    /// Stores a new flow (version 1); false when the bot is not in `ws`.
+    async fn insert_flow(&self, ws: Uuid, flow: &Flow) -> Result<bool>;
+    async fn get_flow(&self, ws: Uuid, bot_id: Uuid, id: Uuid) -> Result<Option<Flow>>;
+    async fn list_flows(&self, ws: Uuid, bot_id: Uuid, page: &PageRequest) -> Result<Page<Flow>>;
+    /// Replaces a flow's definition as a new version; the flow as stored, or `None`.
+    async fn update_flow(
+        &self,
+        ws: Uuid,
+        bot_id: Uuid,
+        id: Uuid,
+        spec: &FlowSpec,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Flow>>;
+    async fn delete_flow(&self, ws: Uuid, bot_id: Uuid, id: Uuid) -> Result<bool>;
+    /// A past (or current) version of a flow, kept for conversations that started on it.
+    async fn flow_version(&self, bot_id: Uuid, flow_id: Uuid, version: i64)
+        -> Result<Option<Flow>>;
+
     // --- contacts, conversations, turns ---
     /// Stores the conversation, its contact (found by `external_id` or new), session and
     /// first messages in one transaction.
@@ -255,6 +303,11 @@ pub trait Store: Send + Sync + 'static {
         conversation_id: Uuid,
         page: &PageRequest,
     ) -> Result<Page<Feedback>>;
+    /// Sessions inside a flow whose idle deadline passed: `(workspace, conversation)`.
+    async fn expired_sessions(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<(Uuid, Uuid)>>;
+    /// The conversation's open transfer, if it has one.
+    async fn open_transfer(&self, ws: Uuid, conversation_id: Uuid) -> Result<Option<Transfer>>;
+
     /// Outbox events of a conversation after `after_seq`, oldest first.
     async fn events_after(
         &self,

@@ -10,9 +10,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use parley_core::bot::ParsedBotDefinition;
+use parley_core::flow::FlowSpec;
 use parley_core::{
-    ApiKey, Bot, Contact, Conversation, ConversationStatus, Feedback, KeywordRule, Message,
-    MessageMeta, MessageRole, Role, Session, SessionMode, Settings, Workspace,
+    ApiKey, Bot, Contact, Conversation, ConversationStatus, Feedback, Flow, KeywordRule, Message,
+    MessageMeta, MessageRole, Role, Session, SessionMode, Settings, Transfer, TransferSource,
+    TransferStatus, Workspace,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -26,13 +28,16 @@ use uuid::Uuid;
 use crate::error::Doing;
 use crate::{
     rule_from_spec, BotSnapshot, CommittedTurn, ConversationFilter, Event, ImportOutcome,
-    NewConversation, Page, PageRequest, Result, SessionFilter, Store, StoreError, TurnCommit,
-    TurnState,
+    NewConversation, NewEvent, Page, PageRequest, Result, SessionFilter, Store, StoreError,
+    TurnCommit, TurnState,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 const DB_FILE: &str = "parley.db";
+/// Outbox kinds the store writes itself, with the transfer as payload.
+pub const TRANSFER_CREATED: &str = "transfer.created";
+pub const TRANSFER_UPDATED: &str = "transfer.updated";
 const READERS: u32 = 4;
 
 #[derive(Debug, Clone)]
@@ -228,7 +233,56 @@ fn session_from_row(r: &SqliteRow) -> Result<Session> {
             .unwrap_or(0),
         started_at: get(r, "s_started_at")?,
         last_activity: get(r, "s_last_activity")?,
+        expires_at: get(r, "s_expires_at")?,
+        flow_state: from_json(&get::<String>(r, "s_flow_state")?, "session flow state")?,
         handled_seq: get(r, "s_handled_seq")?,
+    })
+}
+
+/// Contact columns are prefixed `ct_` in joins.
+fn joined_contact_from_row(r: &SqliteRow) -> Result<Contact> {
+    Ok(Contact {
+        id: get(r, "ct_id")?,
+        external_id: get(r, "ct_external_id")?,
+        channel: parse_enum(get(r, "ct_channel")?, "contact channel")?,
+        name: get(r, "ct_name")?,
+        email: get(r, "ct_email")?,
+        phone: get(r, "ct_phone")?,
+        attributes: from_json(&get::<String>(r, "ct_attributes")?, "contact attributes")?,
+        created_at: get(r, "ct_created_at")?,
+    })
+}
+
+const CONTACT_COLUMNS: &str = "ct.id AS ct_id, ct.external_id AS ct_external_id, \
+    ct.channel AS ct_channel, ct.name AS ct_name, ct.email AS ct_email, ct.phone AS ct_phone, \
+    ct.attributes AS ct_attributes, ct.created_at AS ct_created_at";
+
+fn flow_from_row(r: &SqliteRow) -> Result<Flow> {
+    Ok(Flow {
+        id: get(r, "id")?,
+        bot_id: get(r, "bot_id")?,
+        spec: from_json::<FlowSpec>(&get::<String>(r, "definition")?, "flow definition")?,
+        version: get(r, "version")?,
+        created_at: get(r, "created_at")?,
+        updated_at: get(r, "updated_at")?,
+    })
+}
+
+fn transfer_from_row(r: &SqliteRow) -> Result<Transfer> {
+    Ok(Transfer {
+        id: get(r, "id")?,
+        conversation_id: get(r, "conversation_id")?,
+        contact_id: get(r, "contact_id")?,
+        bot_id: get(r, "bot_id")?,
+        status: parse_enum::<TransferStatus>(get(r, "status")?, "transfer status")?,
+        source: parse_enum::<TransferSource>(get(r, "source")?, "transfer source")?,
+        team_id: get(r, "team_id")?,
+        agent_id: get(r, "agent_id")?,
+        notes: get(r, "notes")?,
+        transferred_at: get(r, "transferred_at")?,
+        assigned_at: get(r, "assigned_at")?,
+        resumed_at: get(r, "resumed_at")?,
+        updated_at: get(r, "updated_at")?,
     })
 }
 
@@ -236,7 +290,8 @@ const SESSION_COLUMNS: &str = "s.id AS s_id, s.conversation_id AS s_conversation
     s.contact_id AS s_contact_id, s.mode AS s_mode, s.current_flow_id AS s_current_flow_id, \
     s.current_step AS s_current_step, s.variables AS s_variables, \
     s.offered_buttons AS s_offered_buttons, s.consecutive_fallbacks AS s_consecutive_fallbacks, \
-    s.started_at AS s_started_at, s.last_activity AS s_last_activity, s.handled_seq AS s_handled_seq";
+    s.started_at AS s_started_at, s.last_activity AS s_last_activity, s.handled_seq AS s_handled_seq, \
+    s.expires_at AS s_expires_at, s.flow_state AS s_flow_state";
 
 fn feedback_from_row(r: &SqliteRow) -> Result<Feedback> {
     let rating: i64 = get(r, "rating")?;
@@ -384,13 +439,15 @@ async fn touch_bot_tx(
 async fn upsert_session_tx(tx: &mut Transaction<'_, Sqlite>, s: &Session) -> Result<()> {
     sqlx::query(
         "INSERT INTO sessions (conversation_id, id, contact_id, mode, current_flow_id, current_step, \
-         variables, offered_buttons, consecutive_fallbacks, handled_seq, started_at, last_activity) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         variables, offered_buttons, consecutive_fallbacks, handled_seq, started_at, last_activity, \
+         expires_at, flow_state) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT(conversation_id) DO UPDATE SET mode = excluded.mode, \
          current_flow_id = excluded.current_flow_id, current_step = excluded.current_step, \
          variables = excluded.variables, offered_buttons = excluded.offered_buttons, \
          consecutive_fallbacks = excluded.consecutive_fallbacks, handled_seq = excluded.handled_seq, \
-         last_activity = excluded.last_activity",
+         last_activity = excluded.last_activity, expires_at = excluded.expires_at, \
+         flow_state = excluded.flow_state",
     )
     .bind(s.conversation_id)
     .bind(s.id)
@@ -404,6 +461,8 @@ async fn upsert_session_tx(tx: &mut Transaction<'_, Sqlite>, s: &Session) -> Res
     .bind(s.handled_seq)
     .bind(s.started_at)
     .bind(s.last_activity)
+    .bind(s.expires_at)
+    .bind(json(&s.flow_state)?)
     .execute(&mut **tx)
     .await
     .doing("saving the session")?;
@@ -472,6 +531,174 @@ async fn append_messages_tx(
     }
     out.last_seq = seq;
     Ok(out)
+}
+
+/// Writes further outbox events of a conversation.
+async fn insert_events_tx(
+    tx: &mut Transaction<'_, Sqlite>,
+    ws: Uuid,
+    conversation_id: Uuid,
+    events: Vec<NewEvent>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>> {
+    let mut out = Vec::with_capacity(events.len());
+    for e in events {
+        let row = sqlx::query(
+            "INSERT INTO events (workspace_id, conversation_id, kind, payload, created_at) \
+             VALUES (?, ?, ?, ?, ?) RETURNING seq",
+        )
+        .bind(ws)
+        .bind(conversation_id)
+        .bind(&e.kind)
+        .bind(json(&e.payload)?)
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await
+        .doing("writing an outbox event")?;
+        out.push(Event {
+            seq: get(&row, "seq")?,
+            conversation_id: Some(conversation_id),
+            kind: e.kind,
+            payload: e.payload,
+            created_at: now,
+        });
+    }
+    Ok(out)
+}
+
+/// Opens a transfer, or updates the conversation's open one (its source, team and notes
+/// change; who has it and since when do not).
+async fn upsert_transfer_tx(
+    tx: &mut Transaction<'_, Sqlite>,
+    ws: Uuid,
+    t: &Transfer,
+) -> Result<Transfer> {
+    let open =
+        sqlx::query("SELECT * FROM transfers WHERE conversation_id = ? AND status = 'active'")
+            .bind(t.conversation_id)
+            .fetch_optional(&mut **tx)
+            .await
+            .doing("reading the open transfer")?;
+    if let Some(row) = open {
+        let mut current = transfer_from_row(&row)?;
+        current.source = t.source;
+        current.team_id = t.team_id;
+        current.notes = t.notes.clone();
+        current.updated_at = t.updated_at;
+        sqlx::query(
+            "UPDATE transfers SET source = ?, team_id = ?, notes = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(enum_str(&current.source)?)
+        .bind(current.team_id)
+        .bind(&current.notes)
+        .bind(current.updated_at)
+        .bind(current.id)
+        .execute(&mut **tx)
+        .await
+        .doing("updating the open transfer")?;
+        return Ok(current);
+    }
+    sqlx::query(
+        "INSERT INTO transfers (id, workspace_id, conversation_id, contact_id, bot_id, status, source, \
+         team_id, agent_id, notes, transferred_at, assigned_at, resumed_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(t.id)
+    .bind(ws)
+    .bind(t.conversation_id)
+    .bind(t.contact_id)
+    .bind(t.bot_id)
+    .bind(t.status.as_str())
+    .bind(enum_str(&t.source)?)
+    .bind(t.team_id)
+    .bind(t.agent_id)
+    .bind(&t.notes)
+    .bind(t.transferred_at)
+    .bind(t.assigned_at)
+    .bind(t.resumed_at)
+    .bind(t.updated_at)
+    .execute(&mut **tx)
+    .await
+    .doing("opening a transfer")?;
+    Ok(t.clone())
+}
+
+async fn insert_flow_tx(tx: &mut Transaction<'_, Sqlite>, flow: &Flow) -> Result<()> {
+    let definition = json(&flow.spec)?;
+    sqlx::query(
+        "INSERT INTO flows (id, bot_id, name, enabled, version, definition, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(flow.id)
+    .bind(flow.bot_id)
+    .bind(&flow.spec.name)
+    .bind(flow.spec.enabled)
+    .bind(flow.version)
+    .bind(&definition)
+    .bind(flow.created_at)
+    .bind(flow.updated_at)
+    .execute(&mut **tx)
+    .await
+    .doing("inserting a flow")?;
+    insert_flow_version_tx(
+        tx,
+        flow.id,
+        flow.bot_id,
+        flow.version,
+        &definition,
+        flow.updated_at,
+    )
+    .await
+}
+
+async fn insert_flow_version_tx(
+    tx: &mut Transaction<'_, Sqlite>,
+    flow_id: Uuid,
+    bot_id: Uuid,
+    version: i64,
+    definition: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO flow_versions (flow_id, bot_id, version, definition, created_at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(flow_id)
+    .bind(bot_id)
+    .bind(version)
+    .bind(definition)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .doing("keeping a flow version")?;
+    Ok(())
+}
+
+/// Replaces a flow's definition as its next version; `None` when it is not the bot's.
+async fn update_flow_tx(
+    tx: &mut Transaction<'_, Sqlite>,
+    bot_id: Uuid,
+    id: Uuid,
+    spec: &FlowSpec,
+    now: DateTime<Utc>,
+) -> Result<Option<Flow>> {
+    let definition = json(spec)?;
+    let row = sqlx::query(
+        "UPDATE flows SET name = ?, enabled = ?, definition = ?, version = version + 1, updated_at = ? \
+         WHERE id = ? AND bot_id = ? RETURNING *",
+    )
+    .bind(&spec.name)
+    .bind(spec.enabled)
+    .bind(&definition)
+    .bind(now)
+    .bind(id)
+    .bind(bot_id)
+    .fetch_optional(&mut **tx)
+    .await
+    .doing("updating a flow")?;
+    let Some(row) = row else { return Ok(None) };
+    let flow = flow_from_row(&row)?;
+    insert_flow_version_tx(tx, flow.id, bot_id, flow.version, &definition, now).await?;
+    Ok(Some(flow))
 }
 
 #[async_trait]
@@ -740,11 +967,20 @@ impl Store for SqliteStore {
             .iter()
             .map(rule_from_row)
             .collect::<Result<Vec<_>>>()?;
+        let flows = sqlx::query("SELECT * FROM flows WHERE bot_id = ? ORDER BY id")
+            .bind(bot_id)
+            .fetch_all(&mut *tx)
+            .await
+            .doing("reading flows")?
+            .iter()
+            .map(flow_from_row)
+            .collect::<Result<Vec<_>>>()?;
         tx.commit().await.doing("ending a read")?;
         Ok(Some(BotSnapshot {
             bot,
             settings,
             rules,
+            flows,
             version,
         }))
     }
@@ -878,6 +1114,43 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await
                 .doing("removing a rule the file no longer has")?;
+        }
+        let stored = sqlx::query("SELECT * FROM flows WHERE bot_id = ? ORDER BY id")
+            .bind(bot.id)
+            .fetch_all(&mut *tx)
+            .await
+            .doing("reading the imported bot's flows")?
+            .iter()
+            .map(flow_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        for spec in &def.flows {
+            match stored.iter().find(|f| f.spec.name == spec.name) {
+                Some(old) if &old.spec == spec => {}
+                Some(old) => {
+                    update_flow_tx(&mut tx, bot.id, old.id, spec, now).await?;
+                }
+                None => {
+                    let flow = Flow {
+                        id: parley_core::new_id(),
+                        bot_id: bot.id,
+                        spec: spec.clone(),
+                        version: 1,
+                        created_at: now,
+                        updated_at: now,
+                    };
+                    insert_flow_tx(&mut tx, &flow).await?;
+                }
+            }
+        }
+        for old in stored
+            .iter()
+            .filter(|f| !def.flows.iter().any(|s| s.name == f.spec.name))
+        {
+            sqlx::query("DELETE FROM flows WHERE id = ?")
+                .bind(old.id)
+                .execute(&mut *tx)
+                .await
+                .doing("removing a flow the file no longer has")?;
         }
         tx.commit().await.doing("committing an import")?;
         Ok((bot, outcome))
@@ -1172,9 +1445,10 @@ impl Store for SqliteStore {
 
     async fn load_turn(&self, ws: Uuid, conversation_id: Uuid) -> Result<Option<TurnState>> {
         let sql = format!(
-            "SELECT c.*, b.version AS bot_version, {SESSION_COLUMNS}, \
+            "SELECT c.*, b.version AS bot_version, {SESSION_COLUMNS}, {CONTACT_COLUMNS}, \
              (SELECT COALESCE(MAX(m.seq), 0) FROM messages m WHERE m.conversation_id = c.id) AS last_seq \
              FROM conversations c JOIN bots b ON b.id = c.bot_id JOIN sessions s ON s.conversation_id = c.id \
+             JOIN contacts ct ON ct.id = c.contact_id \
              WHERE c.id = ? AND c.workspace_id = ?"
         );
         // A reader is enough: in WAL mode a new read sees every committed transaction, and
@@ -1188,6 +1462,7 @@ impl Store for SqliteStore {
         let Some(row) = row else { return Ok(None) };
         Ok(Some(TurnState {
             conversation: conversation_from_row(&row)?,
+            contact: joined_contact_from_row(&row)?,
             session: session_from_row(&row)?,
             bot_version: get(&row, "bot_version")?,
             last_seq: get(&row, "last_seq")?,
@@ -1221,11 +1496,36 @@ impl Store for SqliteStore {
             commit.now,
         )
         .await?;
-        if let Some(session) = &commit.session {
-            let session = Session {
-                handled_seq: committed.last_seq,
-                ..session.clone()
+        let mut committed = committed;
+        let mut events = commit.events;
+        if let Some(transfer) = &commit.transfer {
+            let stored = upsert_transfer_tx(&mut tx, commit.workspace_id, transfer).await?;
+            let kind = if stored.id == transfer.id {
+                TRANSFER_CREATED
+            } else {
+                TRANSFER_UPDATED
             };
+            events.push(NewEvent {
+                kind: kind.to_string(),
+                payload: serde_json::to_value(&stored)
+                    .map_err(|e| StoreError::Corrupt(format!("encoding an event: {e}")))?,
+            });
+            committed.transfer = Some(stored);
+        }
+        let more = insert_events_tx(
+            &mut tx,
+            commit.workspace_id,
+            commit.conversation_id,
+            events,
+            commit.now,
+        )
+        .await?;
+        committed.events.extend(more);
+        if let Some(session) = &commit.session {
+            let mut session = session.clone();
+            if commit.answered {
+                session.handled_seq = committed.last_seq;
+            }
             upsert_session_tx(&mut tx, &session).await?;
         }
         sqlx::query("UPDATE conversations SET updated_at = ? WHERE id = ?")
@@ -1358,6 +1658,134 @@ impl Store for SqliteStore {
             "listing feedback",
         )
         .await
+    }
+
+    async fn insert_flow(&self, ws: Uuid, flow: &Flow) -> Result<bool> {
+        let mut tx = self.writer.begin().await.doing("starting a flow insert")?;
+        if !touch_bot_tx(&mut tx, ws, flow.bot_id, flow.updated_at).await? {
+            return Ok(false);
+        }
+        insert_flow_tx(&mut tx, flow).await?;
+        tx.commit().await.doing("committing a flow insert")?;
+        Ok(true)
+    }
+
+    async fn get_flow(&self, ws: Uuid, bot_id: Uuid, id: Uuid) -> Result<Option<Flow>> {
+        let row = sqlx::query(
+            "SELECT f.* FROM flows f JOIN bots b ON b.id = f.bot_id \
+             WHERE f.id = ? AND f.bot_id = ? AND b.workspace_id = ?",
+        )
+        .bind(id)
+        .bind(bot_id)
+        .bind(ws)
+        .fetch_optional(&self.reader)
+        .await
+        .doing("reading a flow")?;
+        row.as_ref().map(flow_from_row).transpose()
+    }
+
+    async fn list_flows(&self, ws: Uuid, bot_id: Uuid, page: &PageRequest) -> Result<Page<Flow>> {
+        let mut q = QueryBuilder::new(
+            "SELECT f.* FROM flows f JOIN bots b ON b.id = f.bot_id WHERE f.bot_id = ",
+        );
+        q.push_bind(bot_id)
+            .push(" AND b.workspace_id = ")
+            .push_bind(ws);
+        fetch_page(
+            &self.reader,
+            q,
+            "f.id",
+            Order::Asc,
+            page,
+            flow_from_row,
+            |f| f.id,
+            "listing flows",
+        )
+        .await
+    }
+
+    async fn update_flow(
+        &self,
+        ws: Uuid,
+        bot_id: Uuid,
+        id: Uuid,
+        spec: &FlowSpec,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Flow>> {
+        let mut tx = self.writer.begin().await.doing("starting a flow update")?;
+        if !touch_bot_tx(&mut tx, ws, bot_id, now).await? {
+            return Ok(None);
+        }
+        let flow = update_flow_tx(&mut tx, bot_id, id, spec, now).await?;
+        if flow.is_some() {
+            tx.commit().await.doing("committing a flow update")?;
+        }
+        Ok(flow)
+    }
+
+    async fn delete_flow(&self, ws: Uuid, bot_id: Uuid, id: Uuid) -> Result<bool> {
+        let mut tx = self.writer.begin().await.doing("starting a flow delete")?;
+        if !touch_bot_tx(&mut tx, ws, bot_id, Utc::now()).await? {
+            return Ok(false);
+        }
+        let done = sqlx::query("DELETE FROM flows WHERE id = ? AND bot_id = ?")
+            .bind(id)
+            .bind(bot_id)
+            .execute(&mut *tx)
+            .await
+            .doing("deleting a flow")?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        tx.commit().await.doing("committing a flow delete")?;
+        Ok(true)
+    }
+
+    async fn flow_version(
+        &self,
+        bot_id: Uuid,
+        flow_id: Uuid,
+        version: i64,
+    ) -> Result<Option<Flow>> {
+        let row = sqlx::query(
+            "SELECT flow_id AS id, bot_id, version, definition, created_at, created_at AS updated_at \
+             FROM flow_versions WHERE flow_id = ? AND bot_id = ? AND version = ?",
+        )
+        .bind(flow_id)
+        .bind(bot_id)
+        .bind(version)
+        .fetch_optional(&self.reader)
+        .await
+        .doing("reading a flow version")?;
+        row.as_ref().map(flow_from_row).transpose()
+    }
+
+    async fn expired_sessions(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<(Uuid, Uuid)>> {
+        let rows = sqlx::query(
+            "SELECT c.workspace_id, s.conversation_id FROM sessions s \
+             JOIN conversations c ON c.id = s.conversation_id \
+             WHERE s.expires_at IS NOT NULL AND s.expires_at < ? ORDER BY s.expires_at LIMIT ?",
+        )
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .doing("finding idle sessions")?;
+        rows.iter()
+            .map(|r| Ok((get(r, "workspace_id")?, get(r, "conversation_id")?)))
+            .collect()
+    }
+
+    async fn open_transfer(&self, ws: Uuid, conversation_id: Uuid) -> Result<Option<Transfer>> {
+        let row = sqlx::query(
+            "SELECT * FROM transfers WHERE conversation_id = ? AND workspace_id = ? AND status = 'active'",
+        )
+        .bind(conversation_id)
+        .bind(ws)
+        .fetch_optional(&self.reader)
+        .await
+        .doing("reading the open transfer")?;
+        row.as_ref().map(transfer_from_row).transpose()
     }
 
     async fn events_after(
@@ -1496,7 +1924,7 @@ mod tests {
                     ],
                     session: Some(session),
                     message_event_kind: Some("message.created"),
-                    now: Utc::now(),
+                    ..TurnCommit::new(ws, c.id, Utc::now())
                 })
                 .await
                 .unwrap();
