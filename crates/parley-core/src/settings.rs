@@ -14,6 +14,8 @@ pub const MAX_TRANSFER_KEYWORDS: usize = 50;
 
 pub const DEFAULT_GREETING: &str = "Hello! How can I help you today?";
 pub const DEFAULT_FALLBACK: &str = "Sorry, I didn't understand that. Could you rephrase it?";
+pub const DEFAULT_TRANSFER_MESSAGE: &str =
+    "I'm connecting you with a member of our team. Someone will be with you shortly.";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -34,6 +36,8 @@ pub struct Settings {
     pub fallback_message: String,
     pub fallback_buttons: Vec<Button>,
     pub transfer_keywords: Vec<String>,
+    /// Said when the conversation is handed to a human.
+    pub transfer_message: String,
     pub business_hours_enabled: bool,
     pub business_hours: BusinessHours,
     /// Further provider/model pairs tried in order when the main one fails.
@@ -61,6 +65,7 @@ impl Default for Settings {
             fallback_message: DEFAULT_FALLBACK.to_string(),
             fallback_buttons: Vec::new(),
             transfer_keywords: Vec::new(),
+            transfer_message: DEFAULT_TRANSFER_MESSAGE.to_string(),
             business_hours_enabled: false,
             business_hours: BusinessHours::default(),
             ai_fallbacks: Vec::new(),
@@ -200,6 +205,8 @@ pub struct SettingsPatch {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transfer_keywords: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub transfer_message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub business_hours_enabled: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub business_hours: Option<BusinessHours>,
@@ -232,6 +239,7 @@ impl From<&Settings> for SettingsPatch {
             fallback_message: Some(s.fallback_message.clone()),
             fallback_buttons: buttons(&s.fallback_buttons),
             transfer_keywords: Some(s.transfer_keywords.clone()),
+            transfer_message: Some(s.transfer_message.clone()),
             business_hours_enabled: Some(s.business_hours_enabled),
             business_hours: Some(s.business_hours.clone()),
             ai_fallbacks: Some(s.ai_fallbacks.clone()),
@@ -317,6 +325,10 @@ impl SettingsPatch {
             }
             s.transfer_keywords = kept;
         }
+        if let Some(v) = self.transfer_message {
+            check_max(&mut errors, "transfer_message", &v, MAX_MESSAGE_CHARS);
+            s.transfer_message = v.trim().to_string();
+        }
         if let Some(v) = self.business_hours_enabled {
             s.business_hours_enabled = v;
         }
@@ -358,6 +370,7 @@ impl SettingsPatch {
         for (field, text) in [
             ("greeting_message", &s.greeting_message),
             ("fallback_message", &s.fallback_message),
+            ("transfer_message", &s.transfer_message),
             ("flows.cancel_message", &s.flows.cancel_message),
         ] {
             if let Err(e) = crate::template::check(text) {

@@ -5,7 +5,8 @@
 use chrono::Utc;
 use parley_core::bot::{BotInput, BotSpec};
 use parley_core::{
-    Bot, BotDefinition, KeywordRule, KeywordRuleInput, KeywordRulePatch, Settings, SettingsPatch,
+    Bot, BotDefinition, Flow, FlowInput, FlowPatch, KeywordRule, KeywordRuleInput,
+    KeywordRulePatch, Settings, SettingsPatch,
 };
 use parley_store::{rule_from_spec, ImportOutcome, Page, PageRequest};
 use uuid::Uuid;
@@ -180,6 +181,70 @@ impl Engine {
             description: snap.bot.description,
             settings: SettingsPatch::from(&snap.settings),
             keywords: snap.rules.iter().map(KeywordRuleInput::from).collect(),
+            flows: snap
+                .flows
+                .iter()
+                .map(|f| FlowInput::from(&f.spec))
+                .collect(),
         })
+    }
+
+    pub async fn create_flow(&self, ws: Uuid, bot_id: Uuid, input: FlowInput) -> Result<Flow> {
+        self.get_bot(ws, bot_id).await?;
+        let spec = input.parse()?;
+        let now = Utc::now();
+        let flow = Flow {
+            id: parley_core::new_id(),
+            bot_id,
+            spec,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        if !self.store.insert_flow(ws, &flow).await? {
+            return Err(EngineError::not_found("bot"));
+        }
+        Ok(flow)
+    }
+
+    pub async fn get_flow(&self, ws: Uuid, bot_id: Uuid, id: Uuid) -> Result<Flow> {
+        self.store
+            .get_flow(ws, bot_id, id)
+            .await?
+            .ok_or_else(|| EngineError::not_found("flow"))
+    }
+
+    pub async fn list_flows(
+        &self,
+        ws: Uuid,
+        bot_id: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<Flow>> {
+        self.get_bot(ws, bot_id).await?;
+        Ok(self.store.list_flows(ws, bot_id, page).await?)
+    }
+
+    /// A new version of the flow; conversations inside it finish on the one they started.
+    pub async fn update_flow(
+        &self,
+        ws: Uuid,
+        bot_id: Uuid,
+        id: Uuid,
+        patch: FlowPatch,
+    ) -> Result<Flow> {
+        let current = self.get_flow(ws, bot_id, id).await?;
+        let spec = patch.apply(&current.spec)?;
+        self.store
+            .update_flow(ws, bot_id, id, &spec, Utc::now())
+            .await?
+            .ok_or_else(|| EngineError::not_found("flow"))
+    }
+
+    /// Deletes the flow; conversations inside it still finish (its versions are kept).
+    pub async fn delete_flow(&self, ws: Uuid, bot_id: Uuid, id: Uuid) -> Result<()> {
+        if !self.store.delete_flow(ws, bot_id, id).await? {
+            return Err(EngineError::not_found("flow"));
+        }
+        Ok(())
     }
 }

@@ -6,20 +6,56 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use chrono::Utc;
 use dashmap::DashMap;
-use parley_core::{Bot, KeywordMatcher, Settings};
+use parley_core::{Bot, Flow, KeywordMatcher, KeywordRule, MatchType, ResponseType, Settings};
 use parley_store::Store;
 use uuid::Uuid;
 
 use crate::error::{EngineError, Result};
 
-/// A bot ready to answer: settings and the matcher built from its enabled rules.
+/// A bot ready to answer: settings, the matcher built from its enabled rules, its flows
+/// with a matcher over their trigger keywords, and one over its transfer keywords.
 #[derive(Debug)]
 pub struct CompiledBot {
     pub bot: Bot,
     pub settings: Settings,
     pub matcher: KeywordMatcher,
+    /// Every flow at its current version (disabled ones too: conversations inside them
+    /// finish); keyed in `flow_triggers` by flow id.
+    pub flows: Vec<Arc<Flow>>,
+    /// Enabled flows' trigger keywords, matched like `contains` rules.
+    pub flow_triggers: KeywordMatcher,
+    /// The settings' `transfer_keywords`, matched like a `contains` rule.
+    pub transfer_words: KeywordMatcher,
+    pub timezone: chrono_tz::Tz,
     pub version: i64,
+}
+
+impl CompiledBot {
+    pub fn flow(&self, id: Uuid) -> Option<&Arc<Flow>> {
+        self.flows.iter().find(|f| f.id == id)
+    }
+}
+
+/// A `contains` rule standing in for a keyword list, so flow triggers and transfer words
+/// match exactly like keyword rules (whole words, case- and accent-aware).
+fn word_list(id: Uuid, bot_id: Uuid, keywords: Vec<String>) -> KeywordRule {
+    let now = Utc::now();
+    KeywordRule {
+        id,
+        bot_id,
+        name: String::new(),
+        keywords,
+        match_type: MatchType::Contains,
+        response_type: ResponseType::Text,
+        response: String::new(),
+        buttons: Vec::new(),
+        priority: 0,
+        enabled: true,
+        created_at: now,
+        updated_at: now,
+    }
 }
 
 #[derive(Debug, Default)]
@@ -57,8 +93,24 @@ impl BotCache {
             .await?
             .ok_or_else(|| EngineError::not_found("bot"))?;
         self.compiles.fetch_add(1, Ordering::Relaxed);
+        let bot_id = snap.bot.id;
+        let flow_triggers = KeywordMatcher::compile(
+            snap.flows
+                .iter()
+                .filter(|f| f.spec.enabled && !f.spec.trigger_keywords.is_empty())
+                .map(|f| word_list(f.id, bot_id, f.spec.trigger_keywords.clone())),
+        )?;
+        let transfer_words = KeywordMatcher::compile(
+            (!snap.settings.transfer_keywords.is_empty())
+                .then(|| word_list(bot_id, bot_id, snap.settings.transfer_keywords.clone())),
+        )?;
+        let timezone = snap.settings.timezone.parse().unwrap_or(chrono_tz::UTC);
         let compiled = Arc::new(CompiledBot {
             matcher: KeywordMatcher::compile(snap.rules)?,
+            flows: snap.flows.into_iter().map(Arc::new).collect(),
+            flow_triggers,
+            transfer_words,
+            timezone,
             bot: snap.bot,
             settings: snap.settings,
             version: snap.version,

@@ -16,6 +16,7 @@ pub mod admin;
 pub mod bus;
 pub mod cache;
 pub mod error;
+pub mod flow;
 pub mod guard;
 pub mod locks;
 pub mod render;
@@ -37,7 +38,7 @@ pub use bus::EventBus;
 pub use cache::CompiledBot;
 pub use error::{EngineError, Result};
 pub use guard::Limits;
-pub use route::{Reply, Responder, TurnContext, UserInput};
+pub use route::{Effects, Reply, Responder, Services, TurnContext, UserInput};
 
 use crate::cache::BotCache;
 use crate::locks::ConversationLocks;
@@ -74,6 +75,7 @@ pub struct ConversationView {
 
 pub struct Engine {
     store: Arc<dyn Store>,
+    services: Services,
     bots: BotCache,
     locks: ConversationLocks,
     limits: Limits,
@@ -93,7 +95,17 @@ impl Engine {
         limits: Limits,
         chain: Vec<Box<dyn Responder>>,
     ) -> Engine {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("parley/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::limited(3))
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .build()
+            .unwrap_or_default();
         Engine {
+            services: Services {
+                store: store.clone(),
+                http,
+            },
             store,
             bots: BotCache::default(),
             locks: ConversationLocks::default(),
@@ -184,12 +196,9 @@ impl Engine {
         let committed = self
             .store
             .commit_turn(TurnCommit {
-                workspace_id: ws,
-                conversation_id,
                 messages: vec![message],
-                session: None,
                 message_event_kind: Some(MESSAGE_CREATED),
-                now: Utc::now(),
+                ..TurnCommit::new(ws, conversation_id, Utc::now())
             })
             .await?;
         self.bus.publish(ws, committed.events);
@@ -304,6 +313,64 @@ impl Engine {
             .ok_or_else(|| EngineError::not_found("conversation"))
     }
 
+    /// Abandons flows idle past their deadline (recorded as `flow.abandoned`, reason
+    /// `idle`), so sessions lists and agents see them ended without waiting for the user's
+    /// next message. Returns how many it ended. Run periodically by the server.
+    pub async fn expire_idle_flows(&self, now: chrono::DateTime<Utc>) -> Result<usize> {
+        let mut ended = 0;
+        for (ws, conversation_id) in self.store.expired_sessions(now, 500).await? {
+            let _turn = self.locks.lock(conversation_id).await;
+            let Some(state) = self.store.load_turn(ws, conversation_id).await? else {
+                continue;
+            };
+            // A message waiting for `receive` is judged by its own time when answered.
+            if state.has_pending() {
+                continue;
+            }
+            let TurnState {
+                conversation,
+                contact,
+                mut session,
+                bot_version,
+                ..
+            } = state;
+            let bot = self
+                .bots
+                .get(self.store.as_ref(), ws, conversation.bot_id, bot_version)
+                .await?;
+            let mut effects = Effects::default();
+            let input = UserInput {
+                text: String::new(),
+                button: None,
+            };
+            let mut turn = TurnContext {
+                bot: &bot,
+                conversation: &conversation,
+                contact: &contact,
+                session: &mut session,
+                input: &input,
+                now,
+                effects: &mut effects,
+                services: &self.services,
+            };
+            if flow::expire_if_idle(&mut turn) {
+                turn.session.expires_at = None;
+                let committed = self
+                    .store
+                    .commit_turn(TurnCommit {
+                        session: Some(session),
+                        events: effects.events,
+                        answered: false,
+                        ..TurnCommit::new(ws, conversation_id, now)
+                    })
+                    .await?;
+                self.bus.publish(ws, committed.events);
+                ended += 1;
+            }
+        }
+        Ok(ended)
+    }
+
     /// Stage 1.
     fn guard(&self, inbound: Inbound) -> Result<Inbound> {
         Ok(match inbound {
@@ -380,6 +447,7 @@ impl Engine {
     ) -> Result<Vec<Message>> {
         let TurnState {
             conversation,
+            contact,
             mut session,
             bot_version,
             ..
@@ -390,6 +458,7 @@ impl Engine {
             .await?;
         let now = Utc::now();
         let mut messages = new_messages;
+        let mut effects = Effects::default();
         // Every message waiting here was sent while these buttons were on offer; replies
         // within this turn change the session's offer but not what those messages answered.
         let offered_when_sent = session.offered_buttons.clone();
@@ -405,11 +474,18 @@ impl Engine {
             let mut turn = TurnContext {
                 bot: &bot,
                 conversation: &conversation,
+                contact: &contact,
                 session: &mut session,
                 input: &input,
-                now,
+                // Idle expiry is judged by when the message was sent, not when it is answered.
+                now: user.created_at.max(now - chrono::Duration::days(1)),
+                effects: &mut effects,
+                services: &self.services,
             };
+            flow::expire_if_idle(&mut turn);
+            turn.now = now;
             let (replies, by) = route(&self.chain, &mut turn).await?;
+            flow::refresh_deadline(&mut turn);
             tracing::debug!(conversation = %conversation.id, responder = by, replies = replies.len(), "routed");
             note_replies(&mut session, &replies);
             messages.extend(
@@ -422,12 +498,12 @@ impl Engine {
         let committed = self
             .store
             .commit_turn(TurnCommit {
-                workspace_id: ws,
-                conversation_id: conversation.id,
                 messages,
                 session: Some(session),
                 message_event_kind: Some(MESSAGE_CREATED),
-                now,
+                events: effects.events,
+                transfer: effects.transfer,
+                ..TurnCommit::new(ws, conversation.id, now)
             })
             .await?;
         self.bus.publish(ws, committed.events);

@@ -4,18 +4,27 @@
 //!
 //! ```text
 //! bot switched off    -> silent                                  (BotSwitchedOff)
-//! human mode          -> store, notify agents, no bot reply      (handoff issue)
-//! in a flow           -> the step validates and moves on         (flows issue)
-//! transfer words      -> create a transfer                       (handoff issue)
-//! flow triggers       -> start the flow                          (flows issue)
+//! human mode          -> store, agents see it live, no bot reply (HumanMode)
+//! flow escape words   -> cancel / menu leave the flow            (FlowEscape)
+//! transfer words      -> open a transfer, bot steps back         (TransferWords)
+//! in a flow           -> the step validates and moves on         (InFlow)
+//! flow triggers       -> start the flow                          (FlowTriggers)
 //! keyword rules       -> the highest-priority match              (KeywordRules)
 //! knowledge / AI      -> answer from datasets or an LLM          (knowledge, AI issues)
 //! nothing             -> fallback message and buttons            (Fallback)
 //! ```
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use parley_core::{Button, Conversation, MessageMeta, MessageSource, Session};
+use parley_core::{
+    Button, Contact, Conversation, MessageMeta, MessageSource, Session, Transfer, TransferSource,
+    TransferStatus,
+};
+use parley_store::{NewEvent, Store};
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
 
 use crate::cache::CompiledBot;
 use crate::error::Result;
@@ -36,13 +45,103 @@ impl UserInput {
     }
 }
 
-/// Everything a responder may look at, and the session it may change.
+/// What the engine lends responders: the store (for reads such as old flow versions) and
+/// an HTTP client (for `api_fetch` steps).
+pub struct Services {
+    pub store: Arc<dyn Store>,
+    pub http: reqwest::Client,
+}
+
+/// What a turn does besides replying, committed with its messages: outbox events and at
+/// most one transfer.
+#[derive(Debug, Default)]
+pub struct Effects {
+    pub events: Vec<NewEvent>,
+    pub transfer: Option<Transfer>,
+}
+
+/// Everything a responder may look at, and the session and effects it may change.
 pub struct TurnContext<'a> {
     pub bot: &'a CompiledBot,
     pub conversation: &'a Conversation,
+    pub contact: &'a Contact,
     pub session: &'a mut Session,
     pub input: &'a UserInput,
     pub now: DateTime<Utc>,
+    pub effects: &'a mut Effects,
+    pub services: &'a Services,
+}
+
+impl TurnContext<'_> {
+    /// The values `{{placeholders}}` see: session variables and `contact`.
+    pub fn template_vars(&self) -> Value {
+        let mut vars: Map<String, Value> = self.session.variables.clone();
+        let c = self.contact;
+        let mut contact = c.attributes.clone();
+        contact.insert("id".into(), json!(c.id));
+        for (k, v) in [
+            ("name", &c.name),
+            ("email", &c.email),
+            ("phone", &c.phone),
+            ("external_id", &c.external_id),
+        ] {
+            if let Some(v) = v {
+                contact.insert(k.into(), json!(v));
+            }
+        }
+        vars.insert("contact".into(), Value::Object(contact));
+        Value::Object(vars)
+    }
+
+    /// Author-written text with its placeholders filled in. Unknown placeholders render
+    /// empty and are logged; text that does not parse is sent as written.
+    pub fn render(&self, text: &str) -> String {
+        if !parley_core::template::is_template(text) {
+            return text.to_string();
+        }
+        let out = parley_core::template::render(text, &self.template_vars());
+        if !out.unknown.is_empty() {
+            tracing::info!(conversation = %self.conversation.id, unknown = ?out.unknown, "template placeholders without a value");
+        }
+        if let Some(e) = &out.error {
+            tracing::warn!(conversation = %self.conversation.id, error = %e, "a message template failed to render; sent as written");
+        }
+        out.text
+    }
+
+    /// A reply from author-written text (placeholders filled).
+    pub fn reply(&self, source: MessageSource, text: &str, buttons: Vec<Button>) -> Reply {
+        Reply::new(source, self.render(text), buttons)
+    }
+
+    /// Records an outbox event for this turn.
+    pub fn event(&mut self, kind: &str, payload: Value) {
+        self.effects.events.push(NewEvent {
+            kind: kind.to_string(),
+            payload,
+        });
+    }
+
+    /// Hands the conversation to humans: opens a transfer (or updates the open one) and
+    /// puts the session in human mode, so the bot stays silent until it is resumed.
+    pub fn open_transfer(&mut self, source: TransferSource, team_id: Option<Uuid>, notes: String) {
+        self.session.mode = parley_core::SessionMode::Human;
+        self.effects.transfer = Some(Transfer {
+            id: parley_core::new_id(),
+            conversation_id: self.conversation.id,
+            contact_id: self.conversation.contact_id,
+            bot_id: self.conversation.bot_id,
+            status: TransferStatus::Active,
+            source,
+            team_id,
+            agent_id: None,
+            notes,
+            transferred_at: self.now,
+            assigned_at: None,
+            resumed_at: None,
+            updated_at: self.now,
+        });
+    }
 }
 
 /// A bot reply before it is rendered for a channel.
@@ -104,9 +203,9 @@ impl Responder for KeywordRules {
         let Some(found) = turn.bot.matcher.find(turn.input.meaning()) else {
             return Ok(None);
         };
-        let mut reply = Reply::new(
+        let mut reply = turn.reply(
             MessageSource::Rule,
-            found.rule.response.clone(),
+            &found.rule.response,
             found.rule.buttons.clone(),
         );
         reply.meta.rule_id = Some(found.rule.id);
@@ -129,9 +228,9 @@ impl Responder for Fallback {
         if s.fallback_message.is_empty() {
             return Ok(Some(Vec::new()));
         }
-        Ok(Some(vec![Reply::new(
+        Ok(Some(vec![turn.reply(
             MessageSource::Fallback,
-            s.fallback_message.clone(),
+            &s.fallback_message,
             s.fallback_buttons.clone(),
         )]))
     }
@@ -139,8 +238,14 @@ impl Responder for Fallback {
 
 /// The chain as Parley ships it today (see the module docs for where later stages go).
 pub fn default_chain() -> Vec<Box<dyn Responder>> {
+    use crate::flow::{FlowEscape, FlowTriggers, HumanMode, InFlow, TransferWords};
     vec![
         Box::new(BotSwitchedOff),
+        Box::new(HumanMode),
+        Box::new(FlowEscape),
+        Box::new(TransferWords),
+        Box::new(InFlow),
+        Box::new(FlowTriggers),
         Box::new(KeywordRules),
         Box::new(Fallback),
     ]
