@@ -79,7 +79,7 @@ impl Default for Settings {
 
 pub const DEFAULT_FLOW_CANCEL_MESSAGE: &str =
     "Okay, I've stopped that. Is there anything else I can help you with?";
-pub const MAX_SESSION_TIMEOUT_MINUTES: u32 = 60 * 24 * 30;
+pub const MAX_SESSION_TIMEOUT_SECONDS: u32 = 60 * 60 * 24 * 30;
 
 /// Escape words inside a flow and when an idle flow is abandoned. Words match the whole
 /// message (ignoring case and punctuation), so "cancel" ends a flow but "I want to cancel
@@ -88,8 +88,8 @@ pub const MAX_SESSION_TIMEOUT_MINUTES: u32 = 60 * 24 * 30;
 #[serde(deny_unknown_fields, default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FlowSettings {
-    /// Minutes without a message after which a flow is abandoned (0: never).
-    pub session_timeout_minutes: u32,
+    /// Seconds without a message after which a flow is abandoned (0: never; default 1800).
+    pub session_timeout_seconds: u32,
     /// End the flow and say `cancel_message`.
     pub cancel_keywords: Vec<String>,
     pub cancel_message: String,
@@ -100,7 +100,7 @@ pub struct FlowSettings {
 impl Default for FlowSettings {
     fn default() -> Self {
         FlowSettings {
-            session_timeout_minutes: 30,
+            session_timeout_seconds: 1800,
             cancel_keywords: vec!["cancel".into(), "stop".into()],
             cancel_message: DEFAULT_FLOW_CANCEL_MESSAGE.into(),
             menu_keywords: vec!["menu".into()],
@@ -446,10 +446,10 @@ fn validate_business_hours(errors: &mut ValidationError, b: &BusinessHours) {
 }
 
 fn validate_flow_settings(errors: &mut ValidationError, f: &FlowSettings) {
-    if f.session_timeout_minutes > MAX_SESSION_TIMEOUT_MINUTES {
+    if f.session_timeout_seconds > MAX_SESSION_TIMEOUT_SECONDS {
         errors.push(
-            "flows.session_timeout_minutes",
-            format!("at most {MAX_SESSION_TIMEOUT_MINUTES} (30 days); 0 means never"),
+            "flows.session_timeout_seconds",
+            format!("at most {MAX_SESSION_TIMEOUT_SECONDS} (30 days); 0 means never"),
         );
     }
     for (name, words) in [

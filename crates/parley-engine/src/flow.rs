@@ -124,9 +124,9 @@ pub fn expire_if_idle(turn: &mut TurnContext<'_>) -> bool {
 
 /// The session's idle deadline after a turn: set while inside a flow with a timeout.
 pub fn refresh_deadline(turn: &mut TurnContext<'_>) {
-    let minutes = turn.bot.settings.flows.session_timeout_minutes;
-    turn.session.expires_at = (turn.session.mode == SessionMode::Flow && minutes > 0)
-        .then(|| turn.now + Duration::minutes(i64::from(minutes)));
+    let seconds = turn.bot.settings.flows.session_timeout_seconds;
+    turn.session.expires_at = (turn.session.mode == SessionMode::Flow && seconds > 0)
+        .then(|| turn.now + Duration::seconds(i64::from(seconds)));
 }
 
 fn flow_reply(
