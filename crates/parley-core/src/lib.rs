@@ -3,6 +3,7 @@
 //! text normalisation, the compiled keyword matcher). Nothing here does I/O or is async,
 //! so all of it is unit-testable and usable from any layer.
 
+pub mod answer;
 pub mod bot;
 pub mod button;
 pub mod conversation;
@@ -14,6 +15,10 @@ pub mod text;
 pub mod validation;
 pub mod workspace;
 
+pub use answer::{
+    check_answer, parse_date, parse_time, Answer, AnswerContext, AnswerRules, DateOrder, InputType,
+    Invalid,
+};
 pub use bot::{Bot, BotDefinition};
 pub use button::{Button, ButtonInput};
 pub use conversation::{
