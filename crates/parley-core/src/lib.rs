@@ -18,6 +18,10 @@ pub mod transfer;
 pub mod validation;
 pub mod workspace;
 
+pub use answer::{
+    check_answer, parse_date, parse_time, Answer, AnswerContext, AnswerRules, DateOrder, InputType,
+    Invalid,
+};
 pub use bot::{Bot, BotDefinition};
 pub use button::{Button, ButtonInput};
 pub use conversation::{
