@@ -932,6 +932,96 @@ fn validate_panel(errors: &mut ValidationError, panel: &PanelConfig) {
     }
 }
 
+/// `GET /conversations/{id}/panel`: the panel of the conversation's flow, filled with its
+/// session's values, sections and fields in their `order`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PanelView {
+    pub flow_id: Option<Uuid>,
+    pub flow_name: Option<String>,
+    pub sections: Vec<PanelSectionView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PanelSectionView {
+    pub id: String,
+    pub label: String,
+    pub columns: u8,
+    pub collapsible: bool,
+    pub default_collapsed: bool,
+    pub order: i32,
+    pub fields: Vec<PanelFieldView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PanelFieldView {
+    pub key: String,
+    pub label: String,
+    pub order: i32,
+    pub display_type: DisplayType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub color: Option<PanelColor>,
+    /// The session variable's value; `null` when the conversation has not set it.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub value: serde_json::Value,
+}
+
+impl PanelConfig {
+    /// The panel with each field's value taken from `variables` (dotted keys reach in).
+    pub fn fill(
+        &self,
+        variables: &serde_json::Map<String, serde_json::Value>,
+    ) -> Vec<PanelSectionView> {
+        let mut sections: Vec<PanelSectionView> = self
+            .sections
+            .iter()
+            .map(|s| {
+                let mut fields: Vec<PanelFieldView> = s
+                    .fields
+                    .iter()
+                    .map(|f| PanelFieldView {
+                        key: f.key.clone(),
+                        label: f.label.clone(),
+                        order: f.order,
+                        display_type: f.display_type,
+                        color: f.color,
+                        value: lookup_dotted(variables, &f.key),
+                    })
+                    .collect();
+                fields.sort_by_key(|f| f.order);
+                PanelSectionView {
+                    id: s.id.clone(),
+                    label: s.label.clone(),
+                    columns: s.columns,
+                    collapsible: s.collapsible,
+                    default_collapsed: s.default_collapsed,
+                    order: s.order,
+                    fields,
+                }
+            })
+            .collect();
+        sections.sort_by_key(|s| s.order);
+        sections
+    }
+}
+
+fn lookup_dotted(
+    variables: &serde_json::Map<String, serde_json::Value>,
+    key: &str,
+) -> serde_json::Value {
+    let mut parts = key.split('.');
+    let Some(first) = parts.next() else {
+        return serde_json::Value::Null;
+    };
+    let mut at = variables.get(first);
+    for p in parts {
+        at = at.and_then(|v| v.get(p));
+    }
+    at.cloned().unwrap_or(serde_json::Value::Null)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -1071,6 +1161,22 @@ mod tests {
                 .any(|m| m.starts_with("steps[2].api_config.on_error")),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn panel_fills_values_in_order() {
+        let spec = parse(feedback_collection()).unwrap();
+        let vars = json!({"comment": "Quick!", "rating": "Good"});
+        let sections = spec.panel_config.unwrap().fill(vars.as_object().unwrap());
+        assert_eq!(sections[0].fields[0].key, "rating");
+        assert_eq!(sections[0].fields[0].value, json!("Good"));
+        assert_eq!(sections[0].fields[1].value, json!("Quick!"));
+        let empty = parse(feedback_collection())
+            .unwrap()
+            .panel_config
+            .unwrap()
+            .fill(&serde_json::Map::new());
+        assert_eq!(empty[0].fields[0].value, serde_json::Value::Null);
     }
 
     #[test]

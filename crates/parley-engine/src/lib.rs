@@ -313,6 +313,43 @@ impl Engine {
             .ok_or_else(|| EngineError::not_found("conversation"))
     }
 
+    /// The Contact Info Panel of the conversation's current (or last) flow, filled with the
+    /// session's values. Empty sections when that flow has no panel.
+    pub async fn panel(
+        &self,
+        ws: Uuid,
+        conversation_id: Uuid,
+    ) -> Result<parley_core::flow::PanelView> {
+        let conversation = self
+            .store
+            .get_conversation(ws, conversation_id)
+            .await?
+            .ok_or_else(|| EngineError::not_found("conversation"))?;
+        let session = self
+            .store
+            .get_session(ws, conversation_id)
+            .await?
+            .ok_or_else(|| EngineError::not_found("conversation"))?;
+        let flow_id = session.current_flow_id.or(session.flow_state.last_flow_id);
+        let flow = match (flow_id, session.flow_state.version) {
+            (Some(id), Some(v)) if session.current_flow_id.is_some() => {
+                self.store.flow_version(conversation.bot_id, id, v).await?
+            }
+            (Some(id), _) => self.store.get_flow(ws, conversation.bot_id, id).await?,
+            (None, _) => None,
+        };
+        let sections = flow
+            .as_ref()
+            .and_then(|f| f.spec.panel_config.as_ref())
+            .map(|p| p.fill(&session.variables))
+            .unwrap_or_default();
+        Ok(parley_core::flow::PanelView {
+            flow_id: flow.as_ref().map(|f| f.id),
+            flow_name: flow.map(|f| f.spec.name),
+            sections,
+        })
+    }
+
     /// Abandons flows idle past their deadline (recorded as `flow.abandoned`, reason
     /// `idle`), so sessions lists and agents see them ended without waiting for the user's
     /// next message. Returns how many it ended. Run periodically by the server.

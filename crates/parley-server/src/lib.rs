@@ -149,6 +149,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(routes::keys::routes())
         .merge(routes::bots::routes())
         .merge(routes::keywords::routes())
+        .merge(routes::flows::routes())
         .merge(routes::conversations::routes())
         .merge(routes::sessions::routes())
 }
@@ -159,9 +160,29 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    let sweeper = tokio::spawn(expire_idle_flows(state.engine.clone()));
+    let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    sweeper.abort();
+    served
+}
+
+/// How often idle flows are looked for.
+const EXPIRY_SWEEP: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Ends flows idle past their bot's `flows.session_timeout_seconds`, until aborted.
+async fn expire_idle_flows(engine: Arc<Engine>) {
+    let mut tick = tokio::time::interval(EXPIRY_SWEEP);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match engine.expire_idle_flows(chrono::Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(ended = n, "idle flows abandoned"),
+            Err(e) => tracing::warn!(error = %e, "expiring idle flows failed"),
+        }
+    }
 }
 
 /// `{"status": "success", "data": data}` with `status`.

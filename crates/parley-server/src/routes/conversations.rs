@@ -36,6 +36,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(complete))
         .routes(routes!(messages))
         .routes(routes!(session))
+        .routes(routes!(panel))
         .routes(routes!(token))
         .routes(routes!(close))
         .routes(routes!(events))
@@ -286,6 +287,21 @@ async fn session(
     Ok(success(StatusCode::OK, session))
 }
 
+/// # `GET /api/v1/conversations/{conversation_id}/panel`
+///
+/// The Contact Info Panel of the conversation's current or last flow (its `panel_config`),
+/// each field filled with the session's value, for the agent inbox.
+#[utoipa::path(get, path = "/api/v1/conversations/{conversation_id}/panel", tag = "conversations",
+    params(("conversation_id" = Uuid, Path)), responses((status = 200, body = parley_core::flow::PanelView), (status = 404)))]
+async fn panel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Ids(id): Ids<Uuid>,
+) -> ApiResult<Response> {
+    let panel = state.engine.panel(caller.staff()?, id).await?;
+    Ok(success(StatusCode::OK, panel))
+}
+
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
@@ -347,7 +363,9 @@ async fn close(
 /// # `GET /api/v1/conversations/{conversation_id}/events`
 ///
 /// Server-sent events: every message added to the conversation (`event: message`, `id:` its
-/// event number). `Last-Event-ID` resumes after that event, with nothing missed.
+/// event number). `Last-Event-ID` resumes after that event, with nothing missed. API keys
+/// also see the conversation's other events (`flow.started`, `flow.completed`,
+/// `flow.abandoned`, `transfer.created`, …); a conversation token sees messages only.
 #[utoipa::path(get, path = "/api/v1/conversations/{conversation_id}/events", tag = "conversations",
     params(("conversation_id" = Uuid, Path)), responses((status = 200, description = "text/event-stream"), (status = 404)))]
 async fn events(
@@ -370,7 +388,8 @@ async fn events(
             ))
         }
     };
-    let stream = live_events(state, ws, id, last_seen);
+    let messages_only = matches!(caller, Caller::Conversation { .. });
+    let stream = live_events(state, ws, id, last_seen, messages_only);
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())
@@ -386,7 +405,9 @@ fn live_events(
     ws: Uuid,
     conversation: Uuid,
     mut last_seen: i64,
+    messages_only: bool,
 ) -> impl Stream<Item = Result<SseEvent, Infallible>> {
+    let shown = move |e: &Event| !messages_only || e.kind == parley_engine::MESSAGE_CREATED;
     let (tx, rx) = mpsc::channel::<SseEvent>(64);
     tokio::spawn(async move {
         let mut live = state.engine.bus().subscribe();
@@ -412,6 +433,9 @@ fn live_events(
                 let n = batch.len();
                 for event in batch {
                     last_seen = event.seq;
+                    if !shown(&event) {
+                        continue;
+                    }
                     if tx.send(sse_event(&event)).await.is_err() {
                         break 'outer;
                     }
@@ -431,6 +455,9 @@ fn live_events(
                                 continue;
                             }
                             last_seen = e.seq;
+                            if !shown(e) {
+                                continue;
+                            }
                             if tx.send(sse_event(e)).await.is_err() {
                                 break 'outer;
                             }

@@ -102,5 +102,8 @@ async fn delete(
         .engine
         .delete_flow(caller.admin()?, bot_id, id)
         .await?;
-    Ok(success(StatusCode::OK, json!({ "id": id, "deleted": true })))
+    Ok(success(
+        StatusCode::OK,
+        json!({ "id": id, "deleted": true }),
+    ))
 }

@@ -2,6 +2,7 @@
 
 pub mod bots;
 pub mod conversations;
+pub mod flows;
 pub mod keys;
 pub mod keywords;
 pub mod sessions;

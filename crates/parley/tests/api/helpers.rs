@@ -18,7 +18,7 @@ pub struct TestApp {
     pub key: String,
     pub client: reqwest::Client,
     pub store: Arc<dyn Store>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
     _shutdown: oneshot::Sender<()>,
 }
 
@@ -28,7 +28,14 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(http: HttpConfig, limits: Limits) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
+    let mut app = spawn_app_at(dir.path(), http, limits).await;
+    app._dir = Some(dir);
+    app
+}
+
+/// A server over an existing data dir (to restart on the same data); stops when dropped.
+pub async fn spawn_app_at(data_dir: &std::path::Path, http: HttpConfig, limits: Limits) -> TestApp {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(data_dir).await.unwrap());
     let ws = store.default_workspace().await.unwrap();
     auth::ensure_key(store.as_ref(), ws.id, "test", ADMIN_KEY)
         .await
@@ -46,7 +53,7 @@ pub async fn spawn_app_with(http: HttpConfig, limits: Limits) -> TestApp {
         key: ADMIN_KEY.to_string(),
         client: reqwest::Client::new(),
         store,
-        _dir: dir,
+        _dir: None,
         _shutdown: tx,
     }
 }

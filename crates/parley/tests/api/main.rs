@@ -8,6 +8,7 @@ mod auth;
 mod bad_input;
 mod bots;
 mod conversations;
+mod flows;
 mod helpers;
 mod keywords;
 mod process;
