@@ -20,6 +20,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::config::ConfigError;
 use crate::error::LlmError;
 use crate::http::{join_url, truncate, Transport};
 use crate::provider::{EventStream, Provider, Timeouts};
@@ -49,11 +50,17 @@ impl AnthropicProvider {
         base_url: &str,
         api_key: Option<SecretString>,
         timeouts: Timeouts,
-    ) -> Result<Self, reqwest::Error> {
+    ) -> Result<Self, ConfigError> {
+        let name = name.into();
+        let transport =
+            Transport::new(timeouts, api_key).map_err(|err| ConfigError::HttpClient {
+                provider: name.clone(),
+                message: err.to_string(),
+            })?;
         Ok(Self {
-            name: name.into(),
+            name,
             url: join_url(base_url, "v1/messages"),
-            transport: Transport::new(timeouts, api_key)?,
+            transport,
         })
     }
 

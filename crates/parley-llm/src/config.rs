@@ -236,18 +236,19 @@ fn build_provider(
             });
         }
     }
-    let client_error = |err: reqwest::Error| ConfigError::HttpClient {
-        provider: name.to_owned(),
-        message: err.to_string(),
-    };
     Ok(match config.kind {
-        ProviderKind::Openai => Arc::new(
-            OpenAiProvider::new(name, &config.base_url, api_key, timeouts).map_err(client_error)?,
-        ),
-        ProviderKind::Anthropic => Arc::new(
-            AnthropicProvider::new(name, &config.base_url, api_key, timeouts)
-                .map_err(client_error)?,
-        ),
+        ProviderKind::Openai => Arc::new(OpenAiProvider::new(
+            name,
+            &config.base_url,
+            api_key,
+            timeouts,
+        )?),
+        ProviderKind::Anthropic => Arc::new(AnthropicProvider::new(
+            name,
+            &config.base_url,
+            api_key,
+            timeouts,
+        )?),
     })
 }
 

@@ -296,7 +296,7 @@ async fn answer(
     };
     let mut pacing = Pacing::default();
     let reply = match behaviour {
-        Behaviour::Echo => echo(wire, &body),
+        Behaviour::Echo => echo(&body),
         Behaviour::Script => match lock(&shared.scripts).pop_front() {
             Some(script) => Reply {
                 text: script.text,
@@ -335,7 +335,7 @@ async fn answer(
             if seen <= failures {
                 return error(wire, 500, "flaky failure");
             }
-            echo(wire, &body)
+            echo(&body)
         }
         Behaviour::Timeout => return futures::future::pending::<Response>().await,
         Behaviour::SlowTtft(delay) => {
@@ -344,15 +344,15 @@ async fn answer(
             } else {
                 tokio::time::sleep(delay).await;
             }
-            echo(wire, &body)
+            echo(&body)
         }
         Behaviour::SlowDrip(delay) => {
             pacing.between = delay;
-            echo(wire, &body)
+            echo(&body)
         }
         Behaviour::DropMidStream => {
             pacing.drop_after_half = true;
-            echo(wire, &body)
+            echo(&body)
         }
         Behaviour::Malformed => {
             if streaming {
@@ -441,7 +441,7 @@ fn text_of(content: &Value) -> Option<String> {
     }
 }
 
-fn echo(_wire: Wire, body: &Value) -> Reply {
+fn echo(body: &Value) -> Reply {
     let text = body["messages"]
         .as_array()
         .into_iter()

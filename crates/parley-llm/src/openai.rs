@@ -19,6 +19,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::config::ConfigError;
 use crate::error::LlmError;
 use crate::http::{join_url, status_error, truncate, Transport};
 use crate::provider::{EventStream, Provider, Timeouts};
@@ -42,11 +43,17 @@ impl OpenAiProvider {
         base_url: &str,
         api_key: Option<SecretString>,
         timeouts: Timeouts,
-    ) -> Result<Self, reqwest::Error> {
+    ) -> Result<Self, ConfigError> {
+        let name = name.into();
+        let transport =
+            Transport::new(timeouts, api_key).map_err(|err| ConfigError::HttpClient {
+                provider: name.clone(),
+                message: err.to_string(),
+            })?;
         Ok(Self {
-            name: name.into(),
+            name,
             url: join_url(base_url, "chat/completions"),
-            transport: Transport::new(timeouts, api_key)?,
+            transport,
         })
     }
 
@@ -369,15 +376,15 @@ impl SseDecoder for Decoder {
                     self.text.push_str(&text);
                     out.push(StreamEvent::Delta(text));
                 }
-                for (position, part) in delta.tool_calls.unwrap_or_default().into_iter().enumerate()
-                {
-                    // Servers that omit `index` send one call per chunk, whole or in order.
+                for part in delta.tool_calls.unwrap_or_default() {
+                    // Servers that omit `index` send calls one after another: a part with an
+                    // id starts the next call, one without continues the last.
                     let index = part.index.unwrap_or_else(|| {
-                        let next = u32::try_from(self.calls.len() + position).unwrap_or(u32::MAX);
+                        let count = u32::try_from(self.calls.len()).unwrap_or(u32::MAX);
                         if part.id.is_some() {
-                            next
+                            count
                         } else {
-                            next.saturating_sub(1)
+                            count.saturating_sub(1)
                         }
                     });
                     let call = self.calls.entry(index).or_default();
@@ -513,6 +520,30 @@ mod tests {
         );
         assert_eq!(body["messages"][3]["tool_call_id"], json!("c1"));
         assert_eq!(body["tools"][0]["function"]["name"], json!("weather"));
+    }
+
+    #[test]
+    fn tool_call_parts_without_an_index_follow_one_another() {
+        let mut decoder = Decoder::new("m");
+        let mut out = Vec::new();
+        for data in [
+            r#"{"choices":[{"delta":{"tool_calls":[{"id":"a","function":{"name":"f","arguments":"{}"}}]}}]}"#,
+            r#"{"choices":[{"delta":{"tool_calls":[{"id":"b","function":{"name":"g","arguments":"{\"k\""}}]}}]}"#,
+            r#"{"choices":[{"delta":{"tool_calls":[{"function":{"arguments":":1}"}}]}}]}"#,
+            r#"{"choices":[{"delta":{},"finish_reason":"tool_calls"}]}"#,
+        ] {
+            decoder.on_event(&sse(data), &mut out).unwrap();
+        }
+        let names: Vec<_> = out
+            .iter()
+            .filter_map(|e| match e {
+                StreamEvent::ToolCall(c) => Some((c.id.as_str(), c.arguments.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(names, [("a", json!({})), ("b", json!({"k": 1}))]);
+        // No [DONE]: the finished choice still yields the response at the end.
+        assert!(decoder.on_end().is_some());
     }
 
     #[test]

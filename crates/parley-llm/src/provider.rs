@@ -1,5 +1,5 @@
 //! The [`Provider`] trait every adapter implements, and the per-attempt [`Timeouts`] they
-//! all enforce the same way (see [`crate::http`]).
+//! all enforce the same way (in `http.rs` and `stream.rs`).
 
 use std::time::Duration;
 
@@ -35,6 +35,9 @@ pub struct Timeouts {
     pub connect: Duration,
     /// Until the response headers (non-streaming) or the first event (streaming). Users
     /// notice a silent bot long before a slow one, so this is much shorter than `total`.
+    /// Most servers send a non-streaming response's headers only once the whole reply is
+    /// generated, so for `complete` this bounds the generation: prefer `stream` for long
+    /// replies rather than raising it.
     pub first_token: Duration,
     /// The whole attempt, reading the full body or stream included.
     pub total: Duration,
