@@ -33,8 +33,8 @@
 //! date, one classification of statuses into retryable or not, circuit breaking per
 //! provider, and a broken stream that hands back the text already delivered. Owning the
 //! HTTP layer makes each of those a few lines in one place (`http.rs` and `stream.rs`),
-//! testable against the `fake` server, and keeps a provider
-//! change of API a change to one adapter file.
+//! testable against the `fake` server, and keeps a provider's API change a change to one
+//! adapter file.
 
 pub mod anthropic;
 pub mod breaker;
