@@ -274,6 +274,7 @@ fn bot_import_twice_updates_and_export_round_trips() {
     assert!(ok, "{err}");
     let exported: parley_core::BotDefinition = serde_yaml_ng::from_str(&yaml).unwrap();
     assert_eq!(exported.keywords.len(), 10);
+    assert_eq!(exported.flows.len(), 2);
     assert!(exported.id.is_some());
     let file = dir.path().join("exported.yaml");
     std::fs::write(&file, &yaml).unwrap();
@@ -334,7 +335,7 @@ fn chat_in_the_terminal() {
         .stdin
         .take()
         .unwrap()
-        .write_all(b"1\nhello there\nblorp\n/quit\n")
+        .write_all(b"1\nhello there\nblorp\nfeedback\n3\nslow delivery\n/quit\n")
         .unwrap();
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -355,6 +356,10 @@ fn chat_in_the_terminal() {
     // "1" picked the greeting's first button: Track my order.
     assert!(stdout.contains("What's your order number?"), "{stdout}");
     assert!(stdout.contains("Sorry, I didn't catch that."), "{stdout}");
+    // The feedback flow: "3" picks Poor, which branches to "what went wrong".
+    assert!(stdout.contains("How would you rate your experience?"), "{stdout}");
+    assert!(stdout.contains("What went wrong?"), "{stdout}");
+    assert!(stdout.contains("Thank you for your feedback!"), "{stdout}");
 
     let (ok, _, err) = cli(dir.path(), &["chat", "nobody"]);
     assert!(!ok && err.contains("no bot"), "{err}");
