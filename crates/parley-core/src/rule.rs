@@ -120,6 +120,9 @@ impl KeywordRuleInput {
         check_len(&mut errors, "name", &name, MAX_NAME_CHARS);
         let response = self.response.trim().to_string();
         check_len(&mut errors, "response", &response, MAX_RESPONSE_CHARS);
+        if let Err(e) = crate::template::check(&response) {
+            errors.push("response", e);
+        }
 
         let mut keywords = Vec::with_capacity(self.keywords.len());
         if self.keywords.is_empty() {

@@ -160,11 +160,25 @@ impl Engine {
         let s = &bot.settings;
         let mut messages = Vec::new();
         if s.chatbot_enabled && !s.greeting_message.is_empty() {
-            let greeting = Reply::new(
-                MessageSource::Greeting,
-                s.greeting_message.clone(),
-                s.greeting_buttons.clone(),
-            );
+            // The greeting sees the contact as given when the conversation starts.
+            let c = &start.contact;
+            let mut contact = c.attributes.clone().unwrap_or_default();
+            for (k, v) in [
+                ("name", &c.name),
+                ("email", &c.email),
+                ("phone", &c.phone),
+                ("external_id", &c.external_id),
+            ] {
+                if let Some(v) = v {
+                    contact.insert(k.into(), serde_json::json!(v));
+                }
+            }
+            let text = parley_core::template::render(
+                &s.greeting_message,
+                &serde_json::json!({ "contact": contact }),
+            )
+            .text;
+            let greeting = Reply::new(MessageSource::Greeting, text, s.greeting_buttons.clone());
             session.offered_buttons = greeting.buttons.clone();
             messages.push(render::render(start.channel, id, greeting, now));
         }

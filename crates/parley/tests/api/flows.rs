@@ -111,7 +111,8 @@ async fn seed_feedback_flow_is_managed_through_the_api() {
 async fn invalid_flows_are_refused_naming_the_step() {
     let app = spawn_app().await;
     let bot = app.create_bot("Shop").await;
-    let cases: Vec<(Box<dyn Fn(&mut Value)>, &str, &str)> = vec![
+    type Change = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(Change, &str, &str)> = vec![
         (
             Box::new(|f| f["steps"][1]["step_name"] = json!("rating")),
             "steps[1].step_name",
@@ -275,13 +276,35 @@ async fn branches_follow_the_answer_and_templates_fill_in() {
     let bot = app.create_bot("Shop").await;
     create_flow(&app, &bot, rating_flow()).await;
     let (status, body) = app
+        .put(
+            &format!("/api/v1/bots/{bot}/settings"),
+            json!({"greeting_message": "Hi {{contact.name}}! {{ contact.plan | upper }} member?"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
         .post(
             "/api/v1/conversations",
-            json!({"bot_id": bot, "contact": {"name": "Ada"}}),
+            json!({"bot_id": bot, "contact": {"name": "Ada", "attributes": {"plan": "gold"}}}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(body["data"]["messages"][0]["text"], "Hi Ada! GOLD member?");
     let c = body["data"]["id"].as_str().unwrap().to_string();
+    // A placeholder that does not parse is refused when saved.
+    let (status, body) = app
+        .put(
+            &format!("/api/v1/bots/{bot}/settings"),
+            json!({"fallback_message": "Oops {{ "}),
+        )
+        .await;
+    let error = assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    assert_eq!(bad_fields(&error), ["fallback_message"]);
 
     app.say(&c, "rate").await;
     let replies = tap(&app, &c, "great").await;

@@ -357,7 +357,10 @@ fn chat_in_the_terminal() {
     assert!(stdout.contains("What's your order number?"), "{stdout}");
     assert!(stdout.contains("Sorry, I didn't catch that."), "{stdout}");
     // The feedback flow: "3" picks Poor, which branches to "what went wrong".
-    assert!(stdout.contains("How would you rate your experience?"), "{stdout}");
+    assert!(
+        stdout.contains("How would you rate your experience?"),
+        "{stdout}"
+    );
     assert!(stdout.contains("What went wrong?"), "{stdout}");
     assert!(stdout.contains("Thank you for your feedback!"), "{stdout}");
 
