@@ -6,10 +6,16 @@
 //! decision is a function of its input and is tested as such; the engine decides what to
 //! do with the verdicts (refuse, escalate, record).
 
+pub mod abuse;
+pub mod injection;
 mod normalize;
 pub mod pii;
+pub mod vault;
 
+pub use abuse::{score_abuse, AbuseScore};
+pub use injection::{delimit_user_content, screen, InjectionVerdict};
 pub use pii::{detect, mask, Finding, Masked, PiiKind};
+pub use vault::{Keyring, Sealed, VaultError, VaultKey};
 
 /// Compiles a pattern that is a constant of this crate. Every such pattern is compiled by
 /// the unit tests, so a typo fails `cargo test`, never a running server.

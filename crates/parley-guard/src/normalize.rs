@@ -77,7 +77,7 @@ fn leet(c: char) -> Option<char> {
 }
 
 /// Per-character folding: compatibility forms, invisibles, accents, look-alikes, case.
-fn fold_chars(text: &str) -> String {
+pub(crate) fn fold_chars(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.nfkc() {
         if is_invisible(c) {
