@@ -260,7 +260,7 @@ fn plain_hits(text: &str) -> (Vec<(Category, f32)>, bool) {
 }
 
 /// Text hidden in base64 or hex tokens, decoded when it is mostly printable.
-fn decoded_payloads(text: &str) -> Vec<String> {
+pub(crate) fn decoded_payloads(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     for m in BASE64_TOKEN.find_iter(text) {
         let token = m.as_str();

@@ -8,12 +8,16 @@
 
 pub mod abuse;
 pub mod injection;
+pub mod lang;
 mod normalize;
+pub mod output;
 pub mod pii;
 pub mod vault;
 
 pub use abuse::{score_abuse, AbuseScore};
 pub use injection::{delimit_user_content, screen, InjectionVerdict};
+pub use lang::{detect_language, DetectedLanguage};
+pub use output::{check_output, make_canary, OutputPolicy, OutputVerdict, Violation};
 pub use pii::{detect, mask, Finding, Masked, PiiKind};
 pub use vault::{Keyring, Sealed, VaultError, VaultKey};
 
