@@ -14,8 +14,8 @@
 //! # Score and threshold
 //!
 //! Every pattern belongs to a category and carries a weight in 0–1 (how sure a match of it
-//! alone makes us). The score combines the strongest match per category as independent
-//! evidence: `1 - Π(1 - w)`. [`DEFAULT_THRESHOLD`] is 0.5: one strong pattern (an explicit
+//! alone makes us). The score combines all matched patterns as independent evidence:
+//! `1 - Π(1 - w)`. [`DEFAULT_THRESHOLD`] is 0.5: one strong pattern (an explicit
 //! override, jailbreak, extraction request or template token, weights 0.6–0.9) flags a
 //! message; a weak one ("developer mode", "stay in character", weights 0.2–0.45) flags only
 //! together with another. Messages a support bot sees innocently ("ignore my last message",
@@ -93,7 +93,25 @@ fn normalized_patterns() -> Vec<(Category, f32, String)> {
         (InstructionOverride, 0.85, r"\b(?:forget|disregard|ignore)\s+(?:about\s+)?(?:everything|all(?:\s+of\s+that|\s+that)?|what(?:ever)?)\s+(?:you\s+(?:were|have\s+been|'ve\s+been)\s+(?:told|taught|given|instructed|programmed)|(?:that\s+)?(?:was\s+)?(?:said\s+|written\s+|stated\s+)?(?:above|before|so\s+far|previously|earlier|up\s+to\s+now))".into()),
         (InstructionOverride, 0.85, r"\b(?:disregard|ignore|forget)\s+(?:the\s+|everything\s+|all\s+)?(?:above|foregoing|preceding)\b".into()),
         (InstructionOverride, 0.7, format!(r"\b(?:instead\s+of|rather\s+than)\s+(?:following\s+)?{WHOSE}\s+{RULES}")),
-        (InstructionOverride, 0.85, r"\b(?:ignora|ignore[sz]?|ignoriere|ignorieren|vergiss|olvida|oublie[sz]?|dimentica|esqueça|negeer|zignoruj|игнорируй|забудь)\b.{0,40}\b(?:instrucciones|instructions|anweisungen|istruzioni|instruções|instructies|instrukcje|инструкции|регламент|reglas|regeln|règles|regole|vorherigen|anteriores|précédentes|precedenti)\b".into()),
+        (InstructionOverride, 0.8, format!(r"\b(?:your|the|these|those|all|any)\s+(?:\w+\s+)?{RULES}\s+(?:(?:you\s+(?:got|were\s+given|received|have|follow)|from\s+\w+(?:\s+\w+)?)\s+){{0,2}}(?:no\s+longer\s+appl(?:y|ies)|(?:don'?t|do\s+not|doesn'?t|does\s+not)\s+apply|(?:is|are)\s+(?:now\s+)?(?:void|cancell?ed|revoked|obsolete|invalid|suspended|lifted|disabled))")),
+        (InstructionOverride, 0.55, r"(?m)^\s*(?:override|admin|root|sudo|developer)\s*:".into()),
+        (RoleplayJailbreak, 0.85, r"\b(?:pretend|imagine|assume|act\s+as\s+(?:if|though)|suppose)\b[^.!?\n]{0,30}?\b(?:rules|restrictions|guidelines|instructions|filters|policies|limits)\s+(?:don'?t|do\s+not|no\s+longer|never)\s+(?:exist|apply|matter|count)".into()),
+        (RoleplayJailbreak, 0.6, r"\bstop\s+being\s+(?:an?\s+|the\s+)?(?:\w+\s+)?(?:assistant|support\s+bot|bot|chatbot|ai|helpful|polite)\b".into()),
+        (RoleplayJailbreak, 0.5, r"\byou\s+are\s+now\s+(?:my|a|an|the)\b".into()),
+        (RoleplayJailbreak, 0.6, r"\b(?:never|doesn'?t|does\s+not|won'?t|will\s+not|can'?t|cannot)\s+refuses?\b".into()),
+        (RoleplayJailbreak, 0.3, r"\b(?:let'?s|we'?ll|we\s+will|we\s+are\s+going\s+to)\s+(?:do\s+a\s+|play\s+a\s+|play\s+)?role\s*-?\s*play".into()),
+        (SystemPromptExtraction, 0.75, r"\b(?:your|the)\s+(?:full|entire|whole|complete|exact|verbatim)\s+(?:system\s+)?(?:prompt|instructions|system\s+message|configuration)\b".into()),
+        (SystemPromptExtraction, 0.7, r"\b(?:your|the)\s+(?:hidden|secret|confidential|system)\s+(?:rules|instructions|prompt|directives)\b".into()),
+        (SystemPromptExtraction, 0.75, r"\b(?:sentence|line|word|paragraph|part|section|rule)s?\s+of\s+(?:your|the)\s+(?:system\s+|initial\s+|original\s+)?(?:instructions|prompt|system\s+message)\b".into()),
+        (SystemPromptExtraction, 0.8, r"\b(?:write|spell|type|say|put|render|format|quote|print|encode)\s+(?:out\s+)?(?:all\s+)?(?:of\s+)?your\s+(?:\w+\s+)?(?:instructions|prompt|directives|system\s+message)\b".into()),
+        (SystemPromptExtraction, 0.4, r"\bword\s+for\s+word\b".into()),
+        (SystemPromptExtraction, 0.4, r"\byour\s+(?:own\s+)?(?:configuration|config|setup|system\s+settings)\b".into()),
+        (SystemPromptExtraction, 0.7, r#"\b(?:begin|start)\w*\s+(?:your\s+(?:reply|answer|response|message|output)\s+)?with\s+["'“]?\s*you\s+are\b"#.into()),
+        (SecretRequest, 0.6, r"\b(?:share|reveal|show|send|give|leak|list|dump)\s+(?:me\s+)?(?:all\s+)?(?:the\s+|your\s+)?internal\s+(?:documents|notes|data|files|information|configuration|details|docs)\b".into()),
+        (AuthorityClaim, 0.5, r"\b(?:debug|admin|developer|system|maintenance|root)\s+command\b".into()),
+        (AuthorityClaim, 0.5, r"\bnew\s+(?:policy|rule|instruction|directive)s?\s+from\s+(?:management|the\s+(?:developers?|admins?|company|team|owners?|management))".into()),
+        (AuthorityClaim, 0.45, r"\byou\s+(?:may|can|are\s+(?:now\s+)?(?:allowed|permitted)\s+to)\s+now\b".into()),
+        (AuthorityClaim, 0.5, r"\bdump\s+(?:the\s+|your\s+)?(?:config|configuration|settings|env|environment|memory|context)\b".into()),
         // New rules replacing the old.
         (NewInstructions, 0.55, format!(r"\b(?:new|updated|real|actual|true|revised|secret|hidden|override)\s+{RULES}\s*:")),
         (NewInstructions, 0.5, r"\bfrom\s+now\s+on,?\s+(?:you\s+(?:are|will|must|shall|should|can|answer|respond|reply|act|only|have)|act|respond|reply|answer|ignore|only)\b".into()),
@@ -122,7 +140,6 @@ fn normalized_patterns() -> Vec<(Category, f32, String)> {
         (SystemPromptExtraction, 0.8, r"\b(?:print|output|show|reveal|repeat|display|dump|recite|echo|disclose|expose|leak|tell\s+me|give\s+me|send\s+me|list|share|what\s+(?:are|were|is))\s+(?:me\s+)?(?:all\s+|exactly\s+)?(?:of\s+)?(?:your|ur)\s+(?:\w+\s+)?(?:instructions|prompt|directives|programming|configuration|system\s+message)\b".into()),
         (SystemPromptExtraction, 0.7, r"\bwhat\s+(?:were|are|was)\s+you\s+(?:told|instructed|programmed|configured|prompted)\b".into()),
         (SystemPromptExtraction, 0.7, r"\bwhat\s+(?:instructions|rules|directives|prompt)\s+(?:were|have|did)\s+you\s+(?:been\s+)?(?:given|receive|get)".into()),
-        (SystemPromptExtraction, 0.7, r#"\b(?:begin|beginning|start|starting)\s+with\s+["'“]?\s*you\s+are\b"#.into()),
         (SystemPromptExtraction, 0.8, r"\b(?:summari[sz]e|paraphrase|translate|rewrite|encode|convert|base64)\s+(?:the\s+|your\s+|all\s+)?(?:above|previous|prior|system|initial|hidden|original|preceding)\s+(?:text|instructions|prompt|message|content)".into()),
         (SystemPromptExtraction, 0.8, r"\b(?:translate|encode|spell|reverse)\s+(?:your|the)\s+(?:system\s+)?(?:instructions|prompt)\b".into()),
         (SystemPromptExtraction, 0.7, r"\bhow\s+(?:were|are)\s+you\s+(?:instructed|prompted|programmed|configured)\b".into()),
@@ -147,6 +164,15 @@ fn delimiter_patterns() -> Vec<(Category, f32, String)> {
         (DelimiterInjection, 0.6, r"```\s*(?:system|instructions?)\b".into()),
         (DelimiterInjection, 0.7, r"(?:-{3,}|={3,}|\*{3,}|#{3,})\s*(?:end\s+of\s+(?:the\s+)?(?:user\s+)?(?:input|message|prompt|conversation|context|instructions)|begin\s+(?:system|new|admin|developer))".into()),
         (DelimiterInjection, 0.55, r"\bend\s+of\s+(?:user\s+)?(?:input|prompt)\b".into()),
+        (DelimiterInjection, 0.7, r"\[(?:system|admin|developer|assistant|sys)\]\s*\(".into()),
+    ]
+}
+
+/// Patterns over the text only lowercased: overrides in other languages, whose letters
+/// (Cyrillic, Greek) the look-alike folding would garble.
+fn raw_patterns() -> Vec<(Category, f32, String)> {
+    vec![
+        (InstructionOverride, 0.85, r"\b(?:ignora|ignore[sz]?|ignoriere|ignorieren|vergiss|olvida|oublie[sz]?|dimentica|esqueça|negeer|zignoruj|игнорируй|забудь)\b.{0,40}\b(?:instrucciones|instructions|anweisungen|istruzioni|instruções|instructies|instrukcje|инструкции|регламент|reglas|regeln|règles|regole|vorherigen|anteriores|précédentes|precedenti)\b".into()),
     ]
 }
 
@@ -200,9 +226,20 @@ struct Compiled {
 }
 
 impl Compiled {
-    fn new(list: Vec<(Category, f32, String)>) -> Self {
-        // Patterns are matched against lowercase text; (?i) also covers what folding keeps.
-        let sources: Vec<String> = list.iter().map(|(_, _, p)| format!("(?i){p}")).collect();
+    /// Patterns are matched against lowercase text; (?i) also covers what folding keeps.
+    /// `ascii_words`: the patterns match ASCII words only, so `\b` can be ASCII, which keeps
+    /// the DFA engines usable on non-ASCII text (a Unicode `\b` makes them give up).
+    fn new(list: Vec<(Category, f32, String)>, ascii_words: bool) -> Self {
+        let sources: Vec<String> = list
+            .iter()
+            .map(|(_, _, p)| {
+                if ascii_words {
+                    format!("(?i){}", p.replace(r"\b", r"(?-u:\b)"))
+                } else {
+                    format!("(?i){p}")
+                }
+            })
+            .collect();
         #[allow(clippy::expect_used)]
         let set = RegexSet::new(&sources).expect("constant pattern set compiles");
         let patterns = list
@@ -222,8 +259,9 @@ impl Compiled {
     }
 }
 
-static NORMALIZED: LazyLock<Compiled> = LazyLock::new(|| Compiled::new(normalized_patterns()));
-static DELIMITERS: LazyLock<Compiled> = LazyLock::new(|| Compiled::new(delimiter_patterns()));
+static NORMALIZED: LazyLock<Compiled> = LazyLock::new(|| Compiled::new(normalized_patterns(), true));
+static DELIMITERS: LazyLock<Compiled> = LazyLock::new(|| Compiled::new(delimiter_patterns(), true));
+static RAW: LazyLock<Compiled> = LazyLock::new(|| Compiled::new(raw_patterns(), false));
 #[allow(clippy::expect_used)]
 static SQUASHED_AC: LazyLock<AhoCorasick> = LazyLock::new(|| {
     AhoCorasick::new(SQUASHED.iter().map(|(_, _, k)| *k)).expect("constant phrases compile")
@@ -236,6 +274,8 @@ static HEX_TOKEN: LazyLock<Regex> =
 /// All categories found in `text` (without decoding payloads).
 fn plain_hits(text: &str) -> (Vec<(Category, f32)>, bool) {
     let mut hits = Vec::new();
+    let lower = text.to_lowercase();
+    RAW.hits(&lower, &mut hits);
     let folded = fold_chars(text);
     DELIMITERS.hits(&folded, &mut hits);
     let normalized = normalize(text);
@@ -250,8 +290,8 @@ fn plain_hits(text: &str) -> (Vec<(Category, f32)>, bool) {
     let best = |h: &[(Category, f32)]| h.iter().map(|h| h.1).fold(0.0, f32::max);
     let mut disguised = false;
     if best(&hits) >= DEFAULT_THRESHOLD {
-        let lower = text.to_lowercase();
         let mut plain = Vec::new();
+        RAW.hits(&lower, &mut plain);
         NORMALIZED.hits(&lower, &mut plain);
         DELIMITERS.hits(&lower, &mut plain);
         disguised = best(&plain) < DEFAULT_THRESHOLD;
@@ -316,15 +356,21 @@ pub fn screen_with_threshold(text: &str, threshold: f32) -> InjectionVerdict {
             hits.push((EncodedPayload, 0.5));
         }
     }
-    // Strongest weight per category, then combined as independent evidence.
-    hits.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
-    hits.dedup_by_key(|h| h.0);
-    hits.sort_by(|a, b| b.1.total_cmp(&a.1));
+    // Every matched pattern is evidence: combined as independent, 1 - Π(1 - w).
     let score = 1.0 - hits.iter().fold(1.0f32, |acc, h| acc * (1.0 - h.1));
+    // Reasons: each category once, strongest first.
+    hits.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let mut reasons: Vec<String> = Vec::new();
+    for (category, _) in &hits {
+        let name = category.as_str();
+        if !reasons.iter().any(|r| r == name) {
+            reasons.push(name.to_owned());
+        }
+    }
     InjectionVerdict {
         score,
         flagged: score >= threshold,
-        reasons: hits.iter().map(|h| h.0.as_str().to_owned()).collect(),
+        reasons,
     }
 }
 

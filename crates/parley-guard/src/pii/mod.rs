@@ -104,9 +104,12 @@ pub struct Masked {
 /// overlap, the kind earlier in [`PiiKind::ALL`] wins (an e-mail's digits are not a phone,
 /// an IBAN's are not a card), then the earlier start.
 pub fn detect(text: &str) -> Vec<Finding> {
-    // Every kind needs a digit except e-mail, which needs '@': most chat messages have
-    // neither and leave here.
-    if !text.bytes().any(|b| b.is_ascii_digit() || b == b'@') {
+    // Every kind needs a digit except e-mail, which needs '@' (or a bracket, when spelled
+    // "[at]"): most chat messages have none of these and leave here.
+    if !text
+        .bytes()
+        .any(|b| b.is_ascii_digit() || matches!(b, b'@' | b'[' | b'(' | b'{' | b'<'))
+    {
         return Vec::new();
     }
     let mut candidates = scan::candidates(text);

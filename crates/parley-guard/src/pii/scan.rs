@@ -19,6 +19,9 @@ const NOT_PII_LABELS: &[&str] = &[
     "version", "ver", "build", "release", "firmware", "id", "code", "voucher", "coupon",
     "policy", "claim", "account", "acct", "customer", "member", "membership", "loyalty",
     "item", "product", "package", "report", "batch", "lot", "container", "flight", "room",
+    // Other identifiers with number shapes of their own.
+    "sin", "nhs", "nino", "passport", "licence", "license", "tax", "vat", "ein", "itin",
+    "routing", "aba", "swift", "bic", "sort", "iban",
 ];
 const CARD_LABELS: &[&str] = &[
     "card", "visa", "mastercard", "amex", "credit", "debit", "cc", "pan", "maestro",
@@ -32,6 +35,8 @@ const PHONE_LABELS: &[&str] = &[
 const IP_NOT_LABELS: &[&str] = &[
     "version", "ver", "v", "build", "release", "firmware", "os", "ios", "android", "app",
     "update", "chrome", "firefox", "safari", "edition", "patch", "kernel", "sdk", "api",
+    "section", "chapter", "step", "page", "figure", "fig", "table", "paragraph", "clause",
+    "article", "item", "appendix", "rule",
 ];
 
 /// Up to `n` words before byte `start`, lowercased, nearest first. Words are runs of ASCII
@@ -50,6 +55,19 @@ fn words_before(text: &str, start: usize, n: usize) -> Vec<String> {
         .split(|c: char| !c.is_ascii_alphabetic())
         .filter(|w| !w.is_empty())
         .rev()
+        .take(n)
+        .map(str::to_ascii_lowercase)
+        .collect()
+}
+
+/// Up to `n` words after byte `end`, lowercased, nearest first ("… is my social").
+fn words_after(text: &str, end: usize, n: usize) -> Vec<String> {
+    let tail = text.get(end..).unwrap_or("");
+    let window_end = tail.char_indices().nth(40).map(|(i, _)| i).unwrap_or(tail.len());
+    tail.get(..window_end)
+        .unwrap_or("")
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| !w.is_empty())
         .take(n)
         .map(str::to_ascii_lowercase)
         .collect()
@@ -113,7 +131,7 @@ fn digits_of(s: &str) -> Vec<u8> {
 
 pub(super) fn candidates(text: &str) -> Vec<Finding> {
     let mut out = Vec::new();
-    if text.contains('@') {
+    if text.contains(['@', '[', '(', '{', '<']) {
         emails(text, &mut out);
     }
     if text.bytes().any(|b| b.is_ascii_digit()) {
@@ -140,7 +158,19 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
+/// "jane[at]example[dot]com", "jane (at) example (dot) com": the bracketed spellings
+/// people use to hide an address from scrapers. Plain " at " / " dot " is too common in
+/// prose to count.
+static EMAIL_SPELLED: LazyLock<Regex> = LazyLock::new(|| {
+    constant_regex(
+        r"(?i)\b[a-z0-9][a-z0-9._%+\-]{0,63}\s*[\[({<]\s*at\s*[\])}>]\s*[a-z0-9\-]{1,63}(?:\s*[\[({<]\s*dot\s*[\])}>]\s*[a-z0-9\-]{1,63})+\b",
+    )
+});
+
 fn emails(text: &str, out: &mut Vec<Finding>) {
+    for m in EMAIL_SPELLED.find_iter(text) {
+        push(out, PiiKind::Email, m.start(), m.end());
+    }
     for m in EMAIL.find_iter(text) {
         let local = m.as_str().split('@').next().unwrap_or("");
         // "..": not a valid unquoted local part; a letter/digit/dot right before: the regex
@@ -204,7 +234,8 @@ fn ssns(text: &str, out: &mut Vec<Finding>) {
         {
             continue;
         }
-        let labelled = any_word_in(&words_before(text, m.start(), 4), SSN_LABELS);
+        let labelled = any_word_in(&words_before(text, m.start(), 4), SSN_LABELS)
+            || any_word_in(&words_after(text, m.end(), 4), SSN_LABELS);
         // Nine bare digits are an SSN only when someone says so.
         if s1.as_str().is_empty() && !labelled {
             continue;
@@ -261,7 +292,8 @@ static IPV4: LazyLock<Regex> =
 
 fn ipv4s(text: &str, out: &mut Vec<Finding>) {
     for m in IPV4.find_iter(text) {
-        if continues_number(text, m.start(), m.end(), &['.', '-', ':'])
+        // "10.0.0.12:8080" is an address and a port; "1.2.3.4.5" is not an address.
+        if continues_number(text, m.start(), m.end(), &['.'])
             || m.as_str().parse::<Ipv4Addr>().is_err()
         {
             continue;
@@ -308,7 +340,7 @@ static DOB: LazyLock<Regex> = LazyLock::new(|| {
         r"(\d{{4}}[\-/.]\d{{1,2}}[\-/.]\d{{1,2}}|\d{{1,2}}[\-/.]\d{{1,2}}[\-/.](?:\d{{4}}|\d{{2}})|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{MONTH},?\s+\d{{4}}|{MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}})"
     );
     constant_regex(&format!(
-        r"(?i)\b(?:dob|d\.o\.b\.?|date\s+of\s+birth|birth\s*date|birthday|born(?:\s+on)?)\b[\s:=\-]*(?:is\s+|was\s+|of\s+)?(?:on\s+)?(?:the\s+)?{date}\b"
+        r"(?i)\b(?:dob|d\.o\.b\.?|date\s+of\s+birth|birth\s*date|birthday|born(?:\s+on)?)(?:\b|\.)[\s:=\-.]*(?:is\s+|was\s+|of\s+)?(?:on\s+)?(?:the\s+)?{date}\b"
     ))
 });
 
@@ -354,6 +386,8 @@ static PHONE_NANP: LazyLock<Regex> = LazyLock::new(|| {
 static PHONE_TRUNK: LazyLock<Regex> = LazyLock::new(|| {
     constant_regex(r"(?:\(0\d{1,4}\)|\b0\d{1,4})(?:[ \-]\d{2,8}){1,4}\b")
 });
+/// Seven-digit local numbers ("555-0123") count only after a word such as "phone".
+static PHONE_LOCAL: LazyLock<Regex> = LazyLock::new(|| constant_regex(r"\b\d{3}[ .\-]\d{4}\b"));
 /// Bare digit runs count only after a word such as "call" or "phone".
 static PHONE_BARE: LazyLock<Regex> = LazyLock::new(|| constant_regex(r"\b\d{10,11}\b"));
 
@@ -394,6 +428,16 @@ fn phones(text: &str, out: &mut Vec<Finding>) {
             continue;
         }
         push(out, PiiKind::Phone, m.start(), m.end());
+    }
+    for m in PHONE_LOCAL.find_iter(text) {
+        let glued = continues_number(text, m.start(), m.end(), &[' ', '-', '.', '/', ':'])
+            || char_before(text, m.start()).is_some_and(|c| c == '#' || c == '(' || c == '+');
+        if !glued
+            && any_word_in(&words_before(text, m.start(), 4), PHONE_LABELS)
+            && !labelled_not_pii(text, m.start(), PHONE_LABELS)
+        {
+            push(out, PiiKind::Phone, m.start(), m.end());
+        }
     }
     for m in PHONE_BARE.find_iter(text) {
         let words = words_before(text, m.start(), 4);
