@@ -53,14 +53,67 @@ impl AbuseScore {
 /// Words that are insults when said *of someone* but too common to flag on their own
 /// ("this app is useless" is a complaint). Matched on normalised text, so "u5ele55" counts.
 const PERSON_INSULTS: &[&str] = &[
-    "useless", "worthless", "pathetic", "incompetent", "clueless", "brainless", "hopeless",
-    "garbage", "trash", "rubbish", "joke", "clown", "clowns", "idiot", "idiots", "moron",
-    "morons", "stupid", "dumb", "imbecile", "loser", "losers", "scum", "disgrace", "fool",
-    "fools", "dense", "thick", "dimwit", "halfwit", "nitwit", "cretin", "ignorant", "liar",
-    "liars", "parasite", "parasites", "waste", "disgusting", "braindead", "dumbass",
-    "jackass", "asshole", "assholes", "bastard", "bastards", "bitch", "prick", "dick", "jerk",
-    "retard", "retarded", "scammer", "scammers", "thief", "thieves", "crook", "crooks",
-    "hate", "suck", "sucks",
+    "useless",
+    "worthless",
+    "pathetic",
+    "incompetent",
+    "clueless",
+    "brainless",
+    "hopeless",
+    "garbage",
+    "trash",
+    "rubbish",
+    "joke",
+    "clown",
+    "clowns",
+    "idiot",
+    "idiots",
+    "moron",
+    "morons",
+    "stupid",
+    "dumb",
+    "imbecile",
+    "loser",
+    "losers",
+    "scum",
+    "disgrace",
+    "fool",
+    "fools",
+    "dense",
+    "thick",
+    "dimwit",
+    "halfwit",
+    "nitwit",
+    "cretin",
+    "ignorant",
+    "liar",
+    "liars",
+    "parasite",
+    "parasites",
+    "waste",
+    "disgusting",
+    "braindead",
+    "dumbass",
+    "jackass",
+    "asshole",
+    "assholes",
+    "bastard",
+    "bastards",
+    "bitch",
+    "prick",
+    "dick",
+    "jerk",
+    "retard",
+    "retarded",
+    "scammer",
+    "scammers",
+    "thief",
+    "thieves",
+    "crook",
+    "crooks",
+    "hate",
+    "suck",
+    "sucks",
 ];
 
 /// "you are X", "you're a X", "you X", "your X service", "screw you", "f you".
@@ -93,7 +146,9 @@ fn flagged_terms(text: &str) -> Vec<String> {
     while i < words.len() {
         let single = |w: &str| w.chars().count() == 1;
         if single(words[i]) {
-            let run_end = (i..words.len()).find(|&j| !single(words[j])).unwrap_or(words.len());
+            let run_end = (i..words.len())
+                .find(|&j| !single(words[j]))
+                .unwrap_or(words.len());
             if run_end - i >= 3 {
                 let joined: String = words[i..run_end].concat();
                 if abusive(Censor::from_str(&joined).analyze()) {
@@ -191,7 +246,10 @@ mod tests {
         let harsh = score_abuse("fuck you, you useless bot");
         assert!(mild.score > 0.0 && !mild.is_abusive(), "{mild:?}");
         assert!(moderate.score > mild.score, "{moderate:?} vs {mild:?}");
-        assert!(targeted.score > moderate.score, "{targeted:?} vs {moderate:?}");
+        assert!(
+            targeted.score > moderate.score,
+            "{targeted:?} vs {moderate:?}"
+        );
         assert!(targeted.is_abusive() && targeted.targeted);
         assert!(harsh.score > targeted.score, "{harsh:?} vs {targeted:?}");
     }

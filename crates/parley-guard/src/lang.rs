@@ -79,7 +79,10 @@ mod tests {
     #[test]
     fn names_the_language_of_support_messages() {
         let cases = [
-            ("Where is my order? It was supposed to arrive yesterday.", "en"),
+            (
+                "Where is my order? It was supposed to arrive yesterday.",
+                "en",
+            ),
             ("Bonjour, je voudrais annuler ma commande", "fr"),
             ("Wo ist meine Bestellung?", "de"),
             ("¿Dónde está mi pedido? Debía llegar ayer.", "es"),
@@ -91,14 +94,25 @@ mod tests {
         ];
         for (text, code) in cases {
             let got = detect_language(text);
-            assert_eq!(got.as_ref().map(|d| d.code.as_str()), Some(code), "{text:?}: {got:?}");
+            assert_eq!(
+                got.as_ref().map(|d| d.code.as_str()),
+                Some(code),
+                "{text:?}: {got:?}"
+            );
             assert!(got.is_some_and(|d| d.confidence > 0.5 && d.confidence <= 1.0));
         }
     }
 
     #[test]
     fn short_or_letterless_text_gets_none() {
-        for text in ["hi", "ok thanks", "", "4111 1111 1111 1111", "👍👍👍", "[EMAIL_REDACTED] 12"] {
+        for text in [
+            "hi",
+            "ok thanks",
+            "",
+            "4111 1111 1111 1111",
+            "👍👍👍",
+            "[EMAIL_REDACTED] 12",
+        ] {
             assert_eq!(detect_language(text), None, "{text:?}");
         }
     }

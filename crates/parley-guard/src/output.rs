@@ -98,7 +98,8 @@ fn reply_forms(reply: &str) -> Vec<String> {
 fn contains_disguised(reply: &str, forms: &[String], needle: &str) -> bool {
     let key = squash(needle);
     if key.chars().count() < 8 {
-        return !needle.trim().is_empty() && reply.to_lowercase().contains(&needle.trim().to_lowercase());
+        return !needle.trim().is_empty()
+            && reply.to_lowercase().contains(&needle.trim().to_lowercase());
     }
     forms.iter().any(|f| f.contains(&key))
 }
@@ -133,7 +134,11 @@ fn link_host(link: &str) -> String {
 
 fn host_allowed(host: &str, allowed: &[String]) -> bool {
     allowed.iter().any(|a| {
-        let a = a.trim().trim_start_matches("*.").trim_matches('.').to_lowercase();
+        let a = a
+            .trim()
+            .trim_start_matches("*.")
+            .trim_matches('.')
+            .to_lowercase();
         !a.is_empty() && (host == a || host.ends_with(&format!(".{a}")))
     })
 }
@@ -233,7 +238,10 @@ mod tests {
         ];
         for reply in leaks {
             let v = check_output(&reply, &policy(canary, "hi"));
-            assert!(v.violations.contains(&Violation::Canary), "{reply:?}: {v:?}");
+            assert!(
+                v.violations.contains(&Violation::Canary),
+                "{reply:?}: {v:?}"
+            );
             assert!(!v.ok);
         }
     }
@@ -244,7 +252,13 @@ mod tests {
             "Your parcel left our warehouse today. Track it at https://help.example.com/track.",
             &policy("canary-k7xq3mpa9d2hwr4ts8vb", "where is my parcel?"),
         );
-        assert_eq!(v, OutputVerdict { ok: true, violations: vec![] });
+        assert_eq!(
+            v,
+            OutputVerdict {
+                ok: true,
+                violations: vec![]
+            }
+        );
     }
 
     #[test]
@@ -263,12 +277,23 @@ mod tests {
     fn only_the_users_own_pii_may_come_back() {
         let user = "my email is Jane@Example.org, card 4111 1111 1111 1111";
         let p = policy("canary-k7xq3mpa9d2hwr4ts8vb", user);
-        let echo = check_output("We'll write to jane@example.org about card 4111-1111-1111-1111.", &p);
+        let echo = check_output(
+            "We'll write to jane@example.org about card 4111-1111-1111-1111.",
+            &p,
+        );
         assert!(echo.ok, "{echo:?}");
-        let other = check_output("The account holder is bob@example.org, SSN 123-45-6789.", &p);
+        let other = check_output(
+            "The account holder is bob@example.org, SSN 123-45-6789.",
+            &p,
+        );
         assert_eq!(
             other.violations,
-            vec![Violation::Pii { pii: PiiKind::Email }, Violation::Pii { pii: PiiKind::Ssn }]
+            vec![
+                Violation::Pii {
+                    pii: PiiKind::Email
+                },
+                Violation::Pii { pii: PiiKind::Ssn }
+            ]
         );
     }
 
@@ -278,7 +303,10 @@ mod tests {
         let cases = [
             ("see https://example.com/help", vec![]),
             ("see https://docs.example.com:8443/a?b#c", vec![]),
-            ("see https://example.com.evil.io/login", vec!["example.com.evil.io"]),
+            (
+                "see https://example.com.evil.io/login",
+                vec!["example.com.evil.io"],
+            ),
             ("see http://user@evil.io/x", vec!["evil.io"]),
             ("visit www.phish.net now", vec!["www.phish.net"]),
             ("go to evil.xyz/free", vec!["evil.xyz"]),
@@ -287,7 +315,9 @@ mod tests {
         for (reply, hosts) in cases {
             let want: Vec<Violation> = hosts
                 .iter()
-                .map(|h| Violation::Link { host: (*h).to_owned() })
+                .map(|h| Violation::Link {
+                    host: (*h).to_owned(),
+                })
                 .collect();
             let links: Vec<Violation> = check_output(reply, &p)
                 .violations
@@ -297,14 +327,20 @@ mod tests {
             assert_eq!(links, want, "{reply:?}");
         }
         p.allowed_link_hosts.clear();
-        assert!(!check_output("see https://example.com", &p).ok, "empty list allows none");
+        assert!(
+            !check_output("see https://example.com", &p).ok,
+            "empty list allows none"
+        );
         p.allow_all_links = true;
         assert!(check_output("see https://anything.io", &p).ok);
     }
 
     #[test]
     fn violations_serialise_with_a_kind_tag() {
-        let json = serde_json::to_string(&Violation::Pii { pii: PiiKind::Email }).unwrap();
+        let json = serde_json::to_string(&Violation::Pii {
+            pii: PiiKind::Email,
+        })
+        .unwrap();
         assert_eq!(json, r#"{"kind":"pii","pii":"email"}"#);
         let json = serde_json::to_string(&Violation::Canary).unwrap();
         assert_eq!(json, r#"{"kind":"canary"}"#);

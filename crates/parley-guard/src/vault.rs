@@ -90,7 +90,10 @@ fn check_key_id(id: &str) -> Result<(), VaultError> {
 
 impl VaultKey {
     /// A key from its configured form: an id and 32 bytes in standard base64.
-    pub fn from_base64(id: impl Into<String>, key_base64: &SecretString) -> Result<Self, VaultError> {
+    pub fn from_base64(
+        id: impl Into<String>,
+        key_base64: &SecretString,
+    ) -> Result<Self, VaultError> {
         let id = id.into();
         check_key_id(&id)?;
         let mut bytes = BASE64
@@ -196,9 +199,12 @@ impl Keyring {
     /// The keyring described by configuration; errors name the offending key id.
     pub fn from_config(config: &KeyringConfig) -> Result<Self, VaultError> {
         let active = VaultKey::from_base64(config.active.id.clone(), &config.active.key)?;
-        config.retired.iter().try_fold(Keyring::new(active), |ring, k| {
-            ring.with_retired(VaultKey::from_base64(k.id.clone(), &k.key)?)
-        })
+        config
+            .retired
+            .iter()
+            .try_fold(Keyring::new(active), |ring, k| {
+                ring.with_retired(VaultKey::from_base64(k.id.clone(), &k.key)?)
+            })
     }
 
     pub fn active_key_id(&self) -> &str {
@@ -235,9 +241,11 @@ impl Keyring {
 
     /// Decrypts a record with the key it names, active or retired.
     pub fn open(&self, sealed: &Sealed) -> Result<SecretString, VaultError> {
-        let key = self.key(&sealed.key_id).ok_or_else(|| VaultError::UnknownKeyId {
-            id: sealed.key_id.clone(),
-        })?;
+        let key = self
+            .key(&sealed.key_id)
+            .ok_or_else(|| VaultError::UnknownKeyId {
+                id: sealed.key_id.clone(),
+            })?;
         if sealed.nonce.len() != NONCE_LEN {
             return Err(VaultError::NonceLength {
                 len: sealed.nonce.len(),
@@ -307,7 +315,10 @@ mod tests {
         assert_eq!(sealed.key_id, "k1");
         assert_eq!(sealed.nonce.len(), NONCE_LEN);
         assert!(!sealed.ciphertext.windows(4).any(|w| w == b"4111"));
-        assert_eq!(ring.open(&sealed).unwrap().expose_secret(), "4111 1111 1111 1111");
+        assert_eq!(
+            ring.open(&sealed).unwrap().expose_secret(),
+            "4111 1111 1111 1111"
+        );
         // Fresh nonce per seal: the same text never gives the same record.
         assert_ne!(ring.seal("4111 1111 1111 1111").unwrap(), sealed);
     }
@@ -319,7 +330,10 @@ mod tests {
         let json = serde_json::to_string(&sealed).unwrap();
         assert!(json.contains("\"key_id\":\"k1\""));
         let back: Sealed = serde_json::from_str(&json).unwrap();
-        assert_eq!(ring.open(&back).unwrap().expose_secret(), "jane@example.com");
+        assert_eq!(
+            ring.open(&back).unwrap().expose_secret(),
+            "jane@example.com"
+        );
     }
 
     #[test]
@@ -327,9 +341,14 @@ mod tests {
         let old_ring = Keyring::new(key("2024", 1));
         let old_record = old_ring.seal("123-45-6789").unwrap();
 
-        let ring = Keyring::new(key("2025", 2)).with_retired(key("2024", 1)).unwrap();
+        let ring = Keyring::new(key("2025", 2))
+            .with_retired(key("2024", 1))
+            .unwrap();
         assert_eq!(ring.active_key_id(), "2025");
-        assert_eq!(ring.open(&old_record).unwrap().expose_secret(), "123-45-6789");
+        assert_eq!(
+            ring.open(&old_record).unwrap().expose_secret(),
+            "123-45-6789"
+        );
         assert!(ring.needs_reseal(&old_record));
 
         let resealed = ring.reseal(&old_record).unwrap();
@@ -338,8 +357,14 @@ mod tests {
 
         // Once the old key is dropped, only resealed records open.
         let new_only = Keyring::new(key("2025", 2));
-        assert_eq!(new_only.open(&resealed).unwrap().expose_secret(), "123-45-6789");
-        assert_eq!(new_only.open(&old_record).err(), Some(VaultError::UnknownKeyId { id: "2024".into() }));
+        assert_eq!(
+            new_only.open(&resealed).unwrap().expose_secret(),
+            "123-45-6789"
+        );
+        assert_eq!(
+            new_only.open(&old_record).err(),
+            Some(VaultError::UnknownKeyId { id: "2024".into() })
+        );
     }
 
     #[test]
@@ -349,36 +374,68 @@ mod tests {
 
         let mut flipped = sealed.clone();
         flipped.ciphertext[0] ^= 1;
-        assert_eq!(ring.open(&flipped).err(), Some(VaultError::Decrypt { key_id: "a".into() }));
+        assert_eq!(
+            ring.open(&flipped).err(),
+            Some(VaultError::Decrypt { key_id: "a".into() })
+        );
 
         // Relabelling the record with another key id in the ring fails authentication.
         let mut relabelled = sealed.clone();
         relabelled.key_id = "b".into();
-        assert_eq!(ring.open(&relabelled).err(), Some(VaultError::Decrypt { key_id: "b".into() }));
+        assert_eq!(
+            ring.open(&relabelled).err(),
+            Some(VaultError::Decrypt { key_id: "b".into() })
+        );
 
         // Same id, different material (an id reused by mistake) fails too.
         let impostor = Keyring::new(key("a", 9));
-        assert_eq!(impostor.open(&sealed).err(), Some(VaultError::Decrypt { key_id: "a".into() }));
+        assert_eq!(
+            impostor.open(&sealed).err(),
+            Some(VaultError::Decrypt { key_id: "a".into() })
+        );
 
         let mut short_nonce = sealed;
         short_nonce.nonce.truncate(12);
-        assert_eq!(ring.open(&short_nonce).err(), Some(VaultError::NonceLength { len: 12 }));
+        assert_eq!(
+            ring.open(&short_nonce).err(),
+            Some(VaultError::NonceLength { len: 12 })
+        );
     }
 
     #[test]
     fn bad_keys_are_refused_with_their_id() {
         let cases = [
-            ("k", "not base64!", VaultError::KeyNotBase64 { id: "k".into() }),
-            ("k", "AAAA", VaultError::KeyLength { id: "k".into(), len: 3 }),
+            (
+                "k",
+                "not base64!",
+                VaultError::KeyNotBase64 { id: "k".into() },
+            ),
+            (
+                "k",
+                "AAAA",
+                VaultError::KeyLength {
+                    id: "k".into(),
+                    len: 3,
+                },
+            ),
             ("", "AAAA", VaultError::InvalidKeyId { id: String::new() }),
-            ("has space", "AAAA", VaultError::InvalidKeyId { id: "has space".into() }),
+            (
+                "has space",
+                "AAAA",
+                VaultError::InvalidKeyId {
+                    id: "has space".into(),
+                },
+            ),
         ];
         for (id, b64, want) in cases {
             let got = VaultKey::from_base64(id, &SecretString::from(b64.to_owned()));
             assert_eq!(got.err(), Some(want), "{id:?} {b64:?}");
         }
         let dup = Keyring::new(key("a", 1)).with_retired(key("a", 2));
-        assert_eq!(dup.err(), Some(VaultError::DuplicateKeyId { id: "a".into() }));
+        assert_eq!(
+            dup.err(),
+            Some(VaultError::DuplicateKeyId { id: "a".into() })
+        );
     }
 
     #[test]
@@ -410,6 +467,9 @@ mod tests {
         assert!(!format!("{exported:?}").contains(exported.expose_secret()));
         let round = VaultKey::from_base64("g", &exported).unwrap();
         let sealed = Keyring::new(generated).seal("x").unwrap();
-        assert_eq!(Keyring::new(round).open(&sealed).unwrap().expose_secret(), "x");
+        assert_eq!(
+            Keyring::new(round).open(&sealed).unwrap().expose_secret(),
+            "x"
+        );
     }
 }

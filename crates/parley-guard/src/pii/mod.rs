@@ -169,34 +169,64 @@ mod tests {
     use super::*;
 
     fn found(text: &str) -> Vec<(PiiKind, &str)> {
-        detect(text).iter().map(|f| (f.kind, f.text(text))).collect()
+        detect(text)
+            .iter()
+            .map(|f| (f.kind, f.text(text)))
+            .collect()
     }
 
     #[test]
     fn detects_each_kind_in_its_usual_formats() {
         use PiiKind::*;
         let cases: &[(&str, &[(PiiKind, &str)])] = &[
-            ("card 4111 1111 1111 1111 please", &[(CreditCard, "4111 1111 1111 1111")]),
-            ("card 4111-1111-1111-1111", &[(CreditCard, "4111-1111-1111-1111")]),
+            (
+                "card 4111 1111 1111 1111 please",
+                &[(CreditCard, "4111 1111 1111 1111")],
+            ),
+            (
+                "card 4111-1111-1111-1111",
+                &[(CreditCard, "4111-1111-1111-1111")],
+            ),
             ("4111111111111111", &[(CreditCard, "4111111111111111")]),
-            ("amex 3782 822463 10005.", &[(CreditCard, "3782 822463 10005")]),
+            (
+                "amex 3782 822463 10005.",
+                &[(CreditCard, "3782 822463 10005")],
+            ),
             ("my ssn is 123-45-6789", &[(Ssn, "123-45-6789")]),
             ("SSN 123 45 6789", &[(Ssn, "123 45 6789")]),
             ("social security number 123456789", &[(Ssn, "123456789")]),
-            ("mail me at Jane.Doe+orders@example.co.uk.", &[(Email, "Jane.Doe+orders@example.co.uk")]),
-            ("call +44 20 7946 0958 today", &[(Phone, "+44 20 7946 0958")]),
+            (
+                "mail me at Jane.Doe+orders@example.co.uk.",
+                &[(Email, "Jane.Doe+orders@example.co.uk")],
+            ),
+            (
+                "call +44 20 7946 0958 today",
+                &[(Phone, "+44 20 7946 0958")],
+            ),
             ("(555) 123-4567", &[(Phone, "(555) 123-4567")]),
             ("or 555-123-4567", &[(Phone, "555-123-4567")]),
             ("ring 0151 12345678", &[(Phone, "0151 12345678")]),
             ("+14155550132", &[(Phone, "+14155550132")]),
             ("call me on 5551234567", &[(Phone, "5551234567")]),
-            ("IBAN GB82 WEST 1234 5698 7654 32 thanks", &[(Iban, "GB82 WEST 1234 5698 7654 32")]),
-            ("DE89370400440532013000", &[(Iban, "DE89370400440532013000")]),
+            (
+                "IBAN GB82 WEST 1234 5698 7654 32 thanks",
+                &[(Iban, "GB82 WEST 1234 5698 7654 32")],
+            ),
+            (
+                "DE89370400440532013000",
+                &[(Iban, "DE89370400440532013000")],
+            ),
             ("from 203.0.113.7 today", &[(IpAddress, "203.0.113.7")]),
-            ("v6 2001:db8::8a2e:370:7334", &[(IpAddress, "2001:db8::8a2e:370:7334")]),
+            (
+                "v6 2001:db8::8a2e:370:7334",
+                &[(IpAddress, "2001:db8::8a2e:370:7334")],
+            ),
             ("loopback ::1 here", &[(IpAddress, "::1")]),
             ("DOB: 03/14/1985", &[(DateOfBirth, "03/14/1985")]),
-            ("date of birth is 14 March 1985", &[(DateOfBirth, "14 March 1985")]),
+            (
+                "date of birth is 14 March 1985",
+                &[(DateOfBirth, "14 March 1985")],
+            ),
             ("I was born on 1985-03-14.", &[(DateOfBirth, "1985-03-14")]),
         ];
         for (text, want) in cases {
@@ -239,7 +269,10 @@ mod tests {
         assert_eq!(all.text, "mail [EMAIL_REDACTED] or call [PHONE_REDACTED]");
         assert_eq!(all.findings.len(), 2);
         let emails = mask(text, &[PiiKind::Email]);
-        assert_eq!(emails.text, "mail [EMAIL_REDACTED] or call +44 20 7946 0958");
+        assert_eq!(
+            emails.text,
+            "mail [EMAIL_REDACTED] or call +44 20 7946 0958"
+        );
         assert_eq!(emails.findings[0].text(text), "a@b.io");
     }
 

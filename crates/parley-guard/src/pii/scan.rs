@@ -13,30 +13,146 @@ use crate::constant_regex;
 
 /// Words that, just before a number, say what the number is when it is not PII.
 const NOT_PII_LABELS: &[&str] = &[
-    "order", "orders", "invoice", "inv", "tracking", "track", "ref", "reference", "ticket",
-    "case", "confirmation", "booking", "serial", "sku", "imei", "isbn", "ean", "upc", "barcode",
-    "transaction", "txn", "receipt", "shipment", "parcel", "awb", "po", "part", "model",
-    "version", "ver", "build", "release", "firmware", "id", "code", "voucher", "coupon",
-    "policy", "claim", "account", "acct", "customer", "member", "membership", "loyalty",
-    "item", "product", "package", "report", "batch", "lot", "container", "flight", "room",
+    "order",
+    "orders",
+    "invoice",
+    "inv",
+    "tracking",
+    "track",
+    "ref",
+    "reference",
+    "ticket",
+    "case",
+    "confirmation",
+    "booking",
+    "serial",
+    "sku",
+    "imei",
+    "isbn",
+    "ean",
+    "upc",
+    "barcode",
+    "transaction",
+    "txn",
+    "receipt",
+    "shipment",
+    "parcel",
+    "awb",
+    "po",
+    "part",
+    "model",
+    "version",
+    "ver",
+    "build",
+    "release",
+    "firmware",
+    "id",
+    "code",
+    "voucher",
+    "coupon",
+    "policy",
+    "claim",
+    "account",
+    "acct",
+    "customer",
+    "member",
+    "membership",
+    "loyalty",
+    "item",
+    "product",
+    "package",
+    "report",
+    "batch",
+    "lot",
+    "container",
+    "flight",
+    "room",
     // Other identifiers with number shapes of their own.
-    "sin", "nhs", "nino", "passport", "licence", "license", "tax", "vat", "ein", "itin",
-    "routing", "aba", "swift", "bic", "sort", "iban",
+    "sin",
+    "nhs",
+    "nino",
+    "passport",
+    "licence",
+    "license",
+    "tax",
+    "vat",
+    "ein",
+    "itin",
+    "routing",
+    "aba",
+    "swift",
+    "bic",
+    "sort",
+    "iban",
 ];
 const CARD_LABELS: &[&str] = &[
-    "card", "visa", "mastercard", "amex", "credit", "debit", "cc", "pan", "maestro",
-    "discover", "jcb",
+    "card",
+    "visa",
+    "mastercard",
+    "amex",
+    "credit",
+    "debit",
+    "cc",
+    "pan",
+    "maestro",
+    "discover",
+    "jcb",
 ];
 const SSN_LABELS: &[&str] = &["ssn", "social", "security", "ss", "ssa"];
 const PHONE_LABELS: &[&str] = &[
-    "call", "phone", "tel", "telephone", "mobile", "cell", "cellphone", "whatsapp", "text",
-    "sms", "reach", "contact", "fax", "ring", "landline", "number", "mob", "ph", "dial",
+    "call",
+    "phone",
+    "tel",
+    "telephone",
+    "mobile",
+    "cell",
+    "cellphone",
+    "whatsapp",
+    "text",
+    "sms",
+    "reach",
+    "contact",
+    "fax",
+    "ring",
+    "landline",
+    "number",
+    "mob",
+    "ph",
+    "dial",
 ];
 const IP_NOT_LABELS: &[&str] = &[
-    "version", "ver", "v", "build", "release", "firmware", "os", "ios", "android", "app",
-    "update", "chrome", "firefox", "safari", "edition", "patch", "kernel", "sdk", "api",
-    "section", "chapter", "step", "page", "figure", "fig", "table", "paragraph", "clause",
-    "article", "item", "appendix", "rule",
+    "version",
+    "ver",
+    "v",
+    "build",
+    "release",
+    "firmware",
+    "os",
+    "ios",
+    "android",
+    "app",
+    "update",
+    "chrome",
+    "firefox",
+    "safari",
+    "edition",
+    "patch",
+    "kernel",
+    "sdk",
+    "api",
+    "section",
+    "chapter",
+    "step",
+    "page",
+    "figure",
+    "fig",
+    "table",
+    "paragraph",
+    "clause",
+    "article",
+    "item",
+    "appendix",
+    "rule",
 ];
 
 /// Up to `n` words before byte `start`, lowercased, nearest first. Words are runs of ASCII
@@ -63,7 +179,11 @@ fn words_before(text: &str, start: usize, n: usize) -> Vec<String> {
 /// Up to `n` words after byte `end`, lowercased, nearest first ("… is my social").
 fn words_after(text: &str, end: usize, n: usize) -> Vec<String> {
     let tail = text.get(end..).unwrap_or("");
-    let window_end = tail.char_indices().nth(40).map(|(i, _)| i).unwrap_or(tail.len());
+    let window_end = tail
+        .char_indices()
+        .nth(40)
+        .map(|(i, _)| i)
+        .unwrap_or(tail.len());
     tail.get(..window_end)
         .unwrap_or("")
         .split(|c: char| !c.is_ascii_alphabetic())
@@ -79,8 +199,8 @@ fn any_word_in(words: &[String], set: &[&str]) -> bool {
 
 /// Words that sit between a label and its number without saying anything themselves.
 const FILLER: &[&str] = &[
-    "is", "number", "no", "nr", "num", "my", "the", "was", "of", "your", "a", "our", "its",
-    "it", "s", "this", "that", "for", "and", "here", "new", "old",
+    "is", "number", "no", "nr", "num", "my", "the", "was", "of", "your", "a", "our", "its", "it",
+    "s", "this", "that", "for", "and", "here", "new", "old",
 ];
 
 /// The nearest labelling word says "not PII" and no nearer word names the kind itself.
@@ -115,8 +235,8 @@ fn continues_number(text: &str, start: usize, end: usize, seps: &[char]) -> bool
     let before2 = before.and_then(|c| char_before(text, start - c.len_utf8()));
     let after = char_after(text, end);
     let after2 = after.and_then(|c| char_after(text, end + c.len_utf8()));
-    let glued_before = before.is_some_and(|c| seps.contains(&c))
-        && before2.is_some_and(|c| c.is_ascii_digit());
+    let glued_before =
+        before.is_some_and(|c| seps.contains(&c)) && before2.is_some_and(|c| c.is_ascii_digit());
     let glued_after =
         after.is_some_and(|c| seps.contains(&c)) && after2.is_some_and(|c| c.is_ascii_digit());
     glued_before
@@ -183,8 +303,7 @@ fn emails(text: &str, out: &mut Vec<Finding>) {
     }
 }
 
-static CARD: LazyLock<Regex> =
-    LazyLock::new(|| constant_regex(r"\b\d(?:[ \-]?\d){11,18}\b"));
+static CARD: LazyLock<Regex> = LazyLock::new(|| constant_regex(r"\b\d(?:[ \-]?\d){11,18}\b"));
 
 fn cards(text: &str, out: &mut Vec<Finding>) {
     for m in CARD.find_iter(text) {
@@ -299,7 +418,10 @@ fn ipv4s(text: &str, out: &mut Vec<Finding>) {
             continue;
         }
         let words = words_before(text, m.start(), 2);
-        if words.first().is_some_and(|w| IP_NOT_LABELS.contains(&w.as_str())) {
+        if words
+            .first()
+            .is_some_and(|w| IP_NOT_LABELS.contains(&w.as_str()))
+        {
             continue;
         }
         push(out, PiiKind::IpAddress, m.start(), m.end());
@@ -307,9 +429,7 @@ fn ipv4s(text: &str, out: &mut Vec<Finding>) {
 }
 
 static IPV6: LazyLock<Regex> = LazyLock::new(|| {
-    constant_regex(
-        r"(?i)[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?:\.\d{1,3}\.\d{1,3}\.\d{1,3})?",
-    )
+    constant_regex(r"(?i)[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?:\.\d{1,3}\.\d{1,3}\.\d{1,3})?")
 });
 
 fn ipv6s(text: &str, out: &mut Vec<Finding>) {
@@ -375,17 +495,15 @@ fn dates_of_birth(text: &str, out: &mut Vec<Finding>) {
 }
 
 /// International numbers: "+" and country code, then digits in groups.
-static PHONE_INTL: LazyLock<Regex> = LazyLock::new(|| {
-    constant_regex(r"\+\d{1,3}(?:[ .\-]?\(?\d{1,5}\)?){1,6}")
-});
+static PHONE_INTL: LazyLock<Regex> =
+    LazyLock::new(|| constant_regex(r"\+\d{1,3}(?:[ .\-]?\(?\d{1,5}\)?){1,6}"));
 /// North American numbers: "(555) 123-4567", "555-123-4567", "1-800-555-0199".
 static PHONE_NANP: LazyLock<Regex> = LazyLock::new(|| {
     constant_regex(r"(?:\b1[ .\-])?(?:\(\d{3}\)[ .\-]?|\b\d{3}[ .\-])\d{3}[ .\-]\d{4}\b")
 });
 /// National numbers with a trunk 0: "020 7946 0958", "0151 12345678", "06 12 34 56 78".
-static PHONE_TRUNK: LazyLock<Regex> = LazyLock::new(|| {
-    constant_regex(r"(?:\(0\d{1,4}\)|\b0\d{1,4})(?:[ \-]\d{2,8}){1,4}\b")
-});
+static PHONE_TRUNK: LazyLock<Regex> =
+    LazyLock::new(|| constant_regex(r"(?:\(0\d{1,4}\)|\b0\d{1,4})(?:[ \-]\d{2,8}){1,4}\b"));
 /// Seven-digit local numbers ("555-0123") count only after a word such as "phone".
 static PHONE_LOCAL: LazyLock<Regex> = LazyLock::new(|| constant_regex(r"\b\d{3}[ .\-]\d{4}\b"));
 /// Bare digit runs count only after a word such as "call" or "phone".
@@ -399,14 +517,17 @@ fn phones(text: &str, out: &mut Vec<Finding>) {
         let digits = digits_of(s).len();
         let glued = char_before(text, m.start()).is_some_and(|c| c.is_alphanumeric())
             || char_after(text, end).is_some_and(|c| c.is_alphanumeric());
-        if (8..=15).contains(&digits) && !glued && !continues_number(text, m.start(), end, &seps)
-        {
+        if (8..=15).contains(&digits) && !glued && !continues_number(text, m.start(), end, &seps) {
             push(out, PiiKind::Phone, m.start(), end);
         }
     }
     for m in PHONE_NANP.find_iter(text) {
         let digits = digits_of(m.as_str());
-        let area = if digits.len() == 11 { digits.get(1) } else { digits.first() };
+        let area = if digits.len() == 11 {
+            digits.get(1)
+        } else {
+            digits.first()
+        };
         let glued = char_before(text, m.start()).is_some_and(|c| c.is_ascii_digit() || c == '#');
         if glued
             || continues_number(text, m.start(), m.end(), &seps)

@@ -38,11 +38,9 @@ pub(crate) fn known_card_issuer(digits: &[u8]) -> bool {
     let visa = p1 == 4 && matches!(len, 13 | 16 | 19);
     let amex = matches!(p2, 34 | 37) && len == 15;
     let mastercard = ((51..=55).contains(&p2) || (2221..=2720).contains(&p4)) && len == 16;
-    let discover = (p4 == 6011
-        || (644..=649).contains(&p3)
-        || p2 == 65
-        || (622_126..=622_925).contains(&p6))
-        && (16..=19).contains(&len);
+    let discover =
+        (p4 == 6011 || (644..=649).contains(&p3) || p2 == 65 || (622_126..=622_925).contains(&p6))
+            && (16..=19).contains(&len);
     let diners = ((300..=305).contains(&p3) || p4 == 3095 || matches!(p2, 36 | 38 | 39))
         && (14..=19).contains(&len);
     let jcb = (3528..=3589).contains(&p4) && (16..=19).contains(&len);
@@ -130,19 +128,19 @@ mod tests {
     #[test]
     fn cards() {
         let cases = [
-            ("4111111111111111", true),   // Visa test number
-            ("4111111111111112", false),  // Luhn fails
-            ("5500005555555559", true),   // Mastercard
-            ("2223003122003222", true),   // Mastercard 2-series
-            ("378282246310005", true),    // Amex
-            ("6011111111111117", true),   // Discover
-            ("3530111333300000", true),   // JCB
-            ("30569309025904", true),     // Diners
-            ("6200000000000005", true),   // UnionPay
-            ("1234567812345670", false),  // Luhn-valid, no issuer starts with 1
-            ("9999999999999995", false),  // no issuer
-            ("411111111111", false),      // too short
-            ("37828224631000", false),    // Amex prefix, wrong length
+            ("4111111111111111", true),  // Visa test number
+            ("4111111111111112", false), // Luhn fails
+            ("5500005555555559", true),  // Mastercard
+            ("2223003122003222", true),  // Mastercard 2-series
+            ("378282246310005", true),   // Amex
+            ("6011111111111117", true),  // Discover
+            ("3530111333300000", true),  // JCB
+            ("30569309025904", true),    // Diners
+            ("6200000000000005", true),  // UnionPay
+            ("1234567812345670", false), // Luhn-valid, no issuer starts with 1
+            ("9999999999999995", false), // no issuer
+            ("411111111111", false),     // too short
+            ("37828224631000", false),   // Amex prefix, wrong length
         ];
         for (number, want) in cases {
             assert_eq!(card_valid(number.as_bytes()), want, "{number}");

@@ -13,8 +13,10 @@ use parley_guard::{detect, screen, PiiKind};
 use serde::Deserialize;
 
 const PII_CORPUS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/corpus/pii.jsonl"));
-const INJECTION_CORPUS: &str =
-    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/corpus/injection.jsonl"));
+const INJECTION_CORPUS: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/corpus/injection.jsonl"
+));
 
 #[derive(Debug, Deserialize)]
 pub struct Span {
@@ -92,10 +94,14 @@ pub struct Miss {
 /// Per-kind counts with exact span matching: a finding counts as a true positive only when
 /// its kind and its exact text match a labelled span in the same sentence.
 pub fn pii_scores(corpus: &[PiiExample]) -> (BTreeMap<PiiKind, Counts>, Vec<Miss>) {
-    let mut counts: BTreeMap<PiiKind, Counts> = PiiKind::ALL.iter().map(|&k| (k, Counts::default())).collect();
+    let mut counts: BTreeMap<PiiKind, Counts> = PiiKind::ALL
+        .iter()
+        .map(|&k| (k, Counts::default()))
+        .collect();
     let mut misses = Vec::new();
     for ex in corpus {
-        let mut gold: Vec<(PiiKind, &str)> = ex.spans.iter().map(|s| (s.kind, s.text.as_str())).collect();
+        let mut gold: Vec<(PiiKind, &str)> =
+            ex.spans.iter().map(|s| (s.kind, s.text.as_str())).collect();
         for f in detect(&ex.text) {
             let got = (f.kind, f.text(&ex.text));
             let c = counts.entry(f.kind).or_default();
@@ -104,12 +110,22 @@ pub fn pii_scores(corpus: &[PiiExample]) -> (BTreeMap<PiiKind, Counts>, Vec<Miss
                 c.tp += 1;
             } else {
                 c.fp += 1;
-                misses.push(Miss { text: ex.text.clone(), kind: got.0, span: got.1.to_owned(), false_positive: true });
+                misses.push(Miss {
+                    text: ex.text.clone(),
+                    kind: got.0,
+                    span: got.1.to_owned(),
+                    false_positive: true,
+                });
             }
         }
         for (kind, span) in gold {
             counts.entry(kind).or_default().fn_ += 1;
-            misses.push(Miss { text: ex.text.clone(), kind, span: span.to_owned(), false_positive: false });
+            misses.push(Miss {
+                text: ex.text.clone(),
+                kind,
+                span: span.to_owned(),
+                false_positive: false,
+            });
         }
     }
     (counts, misses)
