@@ -187,6 +187,9 @@ pub struct MessageMeta {
     pub tokens_out: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<u64>,
+    /// On an agent's message: who wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<Uuid>,
     /// On a user message: the button it answered with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub button_id: Option<String>,

@@ -9,6 +9,7 @@ pub mod button;
 pub mod conversation;
 pub mod feedback;
 pub mod flow;
+pub mod handoff;
 pub mod matcher;
 pub mod rule;
 pub mod settings;
@@ -30,6 +31,7 @@ pub use conversation::{
 };
 pub use feedback::{Feedback, FeedbackInput};
 pub use flow::{Flow, FlowInput, FlowPatch, FlowSpec, FlowStep, StepType};
+pub use handoff::{Agent, AgentInput, Team, TeamInput};
 pub use matcher::{KeywordMatcher, MatcherError, RuleMatch};
 pub use rule::{KeywordRule, KeywordRuleInput, KeywordRulePatch, MatchType, ResponseType};
 pub use settings::{Settings, SettingsPatch};

@@ -14,6 +14,12 @@ pub const MAX_TRANSFER_KEYWORDS: usize = 50;
 
 pub const DEFAULT_GREETING: &str = "Hello! How can I help you today?";
 pub const DEFAULT_FALLBACK: &str = "Sorry, I didn't understand that. Could you rephrase it?";
+pub const DEFAULT_RESUME_MESSAGE: &str =
+    "You're back with the assistant. Is there anything else I can help you with?";
+/// Said instead of the transfer message outside business hours; `{{next_open}}` is when
+/// the team is back ("tomorrow at 09:00").
+pub const DEFAULT_OFFLINE_MESSAGE: &str =
+    "Our team is offline right now. We'll be back {{next_open}} and will pick up your conversation then.";
 pub const DEFAULT_TRANSFER_MESSAGE: &str =
     "I'm connecting you with a member of our team. Someone will be with you shortly.";
 
@@ -38,6 +44,10 @@ pub struct Settings {
     pub transfer_keywords: Vec<String>,
     /// Said when the conversation is handed to a human.
     pub transfer_message: String,
+    /// Said when an agent gives the conversation back to the bot.
+    pub resume_message: String,
+    /// When the bot hands over on its own.
+    pub escalation: EscalationSettings,
     pub business_hours_enabled: bool,
     pub business_hours: BusinessHours,
     /// Further provider/model pairs tried in order when the main one fails.
@@ -66,6 +76,8 @@ impl Default for Settings {
             fallback_buttons: Vec::new(),
             transfer_keywords: Vec::new(),
             transfer_message: DEFAULT_TRANSFER_MESSAGE.to_string(),
+            resume_message: DEFAULT_RESUME_MESSAGE.to_string(),
+            escalation: EscalationSettings::default(),
             business_hours_enabled: false,
             business_hours: BusinessHours::default(),
             ai_fallbacks: Vec::new(),
@@ -73,6 +85,29 @@ impl Default for Settings {
             timezone: "UTC".to_string(),
             widget: WidgetSettings::default(),
             flows: FlowSettings::default(),
+        }
+    }
+}
+
+/// When the bot hands a conversation to a human without being asked by keyword.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EscalationSettings {
+    /// Hand over when the user asks for a person in other words ("can I talk to someone").
+    pub ask_for_human: bool,
+    /// Hand over instead of the Nth fallback in a row (0: never).
+    pub fallback_limit: u32,
+    /// Hand over when a message's frustration score (0–1) reaches this (0: never).
+    pub frustration_threshold: f32,
+}
+
+impl Default for EscalationSettings {
+    fn default() -> Self {
+        EscalationSettings {
+            ask_for_human: true,
+            fallback_limit: 3,
+            frustration_threshold: 0.75,
         }
     }
 }
@@ -207,6 +242,10 @@ pub struct SettingsPatch {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transfer_message: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume_message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<EscalationSettings>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub business_hours_enabled: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub business_hours: Option<BusinessHours>,
@@ -240,6 +279,8 @@ impl From<&Settings> for SettingsPatch {
             fallback_buttons: buttons(&s.fallback_buttons),
             transfer_keywords: Some(s.transfer_keywords.clone()),
             transfer_message: Some(s.transfer_message.clone()),
+            resume_message: Some(s.resume_message.clone()),
+            escalation: Some(s.escalation.clone()),
             business_hours_enabled: Some(s.business_hours_enabled),
             business_hours: Some(s.business_hours.clone()),
             ai_fallbacks: Some(s.ai_fallbacks.clone()),
@@ -329,6 +370,22 @@ impl SettingsPatch {
             check_max(&mut errors, "transfer_message", &v, MAX_MESSAGE_CHARS);
             s.transfer_message = v.trim().to_string();
         }
+        if let Some(v) = self.resume_message {
+            check_max(&mut errors, "resume_message", &v, MAX_MESSAGE_CHARS);
+            s.resume_message = v.trim().to_string();
+        }
+        if let Some(v) = self.escalation {
+            if !(0.0..=1.0).contains(&v.frustration_threshold) {
+                errors.push(
+                    "escalation.frustration_threshold",
+                    "between 0 and 1 (0 turns it off)",
+                );
+            }
+            if v.fallback_limit > 100 {
+                errors.push("escalation.fallback_limit", "at most 100 (0 turns it off)");
+            }
+            s.escalation = v;
+        }
         if let Some(v) = self.business_hours_enabled {
             s.business_hours_enabled = v;
         }
@@ -371,6 +428,11 @@ impl SettingsPatch {
             ("greeting_message", &s.greeting_message),
             ("fallback_message", &s.fallback_message),
             ("transfer_message", &s.transfer_message),
+            ("resume_message", &s.resume_message),
+            (
+                "business_hours.offline_message",
+                &s.business_hours.offline_message,
+            ),
             ("flows.cancel_message", &s.flows.cancel_message),
         ] {
             if let Err(e) = crate::template::check(text) {

@@ -11,6 +11,9 @@ pub enum EngineError {
     NotFound { what: &'static str },
     #[error("invalid input: {0}")]
     Validation(#[from] ValidationError),
+    /// The caller may not do this (an agent outside its queues, a role that cannot).
+    #[error("{0}")]
+    Forbidden(String),
     /// The request is valid but the resource's state refuses it.
     #[error("{0}")]
     Conflict(String),
@@ -34,6 +37,7 @@ impl EngineError {
             EngineError::NotFound { .. }
             | EngineError::Validation(_)
             | EngineError::Conflict(_)
+            | EngineError::Forbidden(_)
             | EngineError::Matcher(_) => false,
         }
     }

@@ -344,6 +344,7 @@ async fn run(
                 } else {
                     step.message.clone()
                 };
+                let text = crate::handoff::handoff_text(turn.bot, turn.now, &text);
                 replies.push(flow_reply(turn, flow, Some(name), &text, Vec::new()));
                 let config =
                     step.transfer_config
@@ -562,11 +563,8 @@ fn invalid(
             )]
         }
         OnFailure::Transfer => {
-            let reply = turn.reply(
-                MessageSource::Transfer,
-                GIVE_UP_TRANSFER_MESSAGE,
-                Vec::new(),
-            );
+            let text = crate::handoff::handoff_text(turn.bot, turn.now, GIVE_UP_TRANSFER_MESSAGE);
+            let reply = turn.reply(MessageSource::Transfer, &text, Vec::new());
             turn.open_transfer(TransferSource::Flow, None, notes);
             vec![reply]
         }
@@ -816,11 +814,9 @@ impl Responder for TransferWords {
         if let Some(flow_id) = turn.session.current_flow_id {
             end_flow(turn, flow_id, Some(Abandon::Transferred));
         }
-        let reply = turn.reply(
-            MessageSource::Transfer,
-            &turn.bot.settings.transfer_message,
-            Vec::new(),
-        );
+        let text =
+            crate::handoff::handoff_text(turn.bot, turn.now, &turn.bot.settings.transfer_message);
+        let reply = turn.reply(MessageSource::Transfer, &text, Vec::new());
         let notes = format!(
             "The user wrote \"{}\" (transfer keyword `{keyword}`).",
             turn.input.text

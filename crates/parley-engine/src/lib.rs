@@ -18,6 +18,7 @@ pub mod cache;
 pub mod error;
 pub mod flow;
 pub mod guard;
+pub mod handoff;
 pub mod locks;
 pub mod render;
 pub mod route;
@@ -554,6 +555,7 @@ impl Engine {
                 message_event_kind: Some(MESSAGE_CREATED),
                 events: effects.events,
                 transfer: effects.transfer,
+                resume_transfer: effects.resume_transfer,
                 ..TurnCommit::new(ws, conversation.id, now)
             })
             .await?;

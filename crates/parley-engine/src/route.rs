@@ -7,9 +7,11 @@
 //! human mode          -> store, agents see it live, no bot reply (HumanMode)
 //! flow escape words   -> cancel / menu leave the flow            (FlowEscape)
 //! transfer words      -> open a transfer, bot steps back         (TransferWords)
+//! asks for a human    -> escalate (other words, frustration)     (Escalation)
 //! in a flow           -> the step validates and moves on         (InFlow)
 //! flow triggers       -> start the flow                          (FlowTriggers)
 //! keyword rules       -> the highest-priority match              (KeywordRules)
+//! Nth fallback        -> escalate instead                        (FallbackEscalation)
 //! knowledge / AI      -> answer from datasets or an LLM          (knowledge, AI issues)
 //! nothing             -> fallback message and buttons            (Fallback)
 //! ```
@@ -58,6 +60,8 @@ pub struct Services {
 pub struct Effects {
     pub events: Vec<NewEvent>,
     pub transfer: Option<Transfer>,
+    /// An open transfer this turn gives back to the bot.
+    pub resume_transfer: Option<Uuid>,
 }
 
 /// Everything a responder may look at, and the session and effects it may change.
@@ -239,14 +243,17 @@ impl Responder for Fallback {
 /// The chain as Parley ships it today (see the module docs for where later stages go).
 pub fn default_chain() -> Vec<Box<dyn Responder>> {
     use crate::flow::{FlowEscape, FlowTriggers, HumanMode, InFlow, TransferWords};
+    use crate::handoff::{Escalation, FallbackEscalation};
     vec![
         Box::new(BotSwitchedOff),
         Box::new(HumanMode),
         Box::new(FlowEscape),
         Box::new(TransferWords),
+        Box::new(Escalation),
         Box::new(InFlow),
         Box::new(FlowTriggers),
         Box::new(KeywordRules),
+        Box::new(FallbackEscalation),
         Box::new(Fallback),
     ]
 }

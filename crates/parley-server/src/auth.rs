@@ -191,6 +191,52 @@ impl Caller {
     }
 }
 
+impl Caller {
+    /// A staff caller as the engine's queue actor: an admin, or an agent (with its profile).
+    pub async fn actor(
+        &self,
+        state: &AppState,
+    ) -> Result<(Uuid, parley_engine::handoff::Actor), ApiError> {
+        use parley_engine::handoff::Actor;
+        match self {
+            Caller::Key {
+                workspace_id,
+                role: Role::Admin,
+                ..
+            } => Ok((*workspace_id, Actor::Admin)),
+            Caller::Key {
+                workspace_id,
+                role: Role::Agent,
+                key_id,
+            } => Ok((
+                *workspace_id,
+                Actor::Agent(state.engine.agent_by_key(*key_id).await?),
+            )),
+            Caller::Conversation { .. } => Err(ApiError::Forbidden(
+                "a conversation token opens only its own conversation".into(),
+            )),
+        }
+    }
+
+    /// The workspace, if this caller may act on `conversation_id`: its own token, an admin
+    /// key, or an agent whose queues hold it (or to whom it is assigned).
+    pub async fn reach(&self, state: &AppState, conversation_id: Uuid) -> Result<Uuid, ApiError> {
+        match self {
+            Caller::Key {
+                role: Role::Agent, ..
+            } => {
+                let (ws, actor) = self.actor(state).await?;
+                state
+                    .engine
+                    .check_access(ws, &actor, conversation_id)
+                    .await?;
+                Ok(ws)
+            }
+            _ => self.conversation(conversation_id),
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 

@@ -86,6 +86,7 @@ impl From<EngineError> for ApiError {
             EngineError::NotFound { what } => ApiError::NotFound(format!("no such {what}")),
             EngineError::Validation(v) => ApiError::Validation(v),
             EngineError::Conflict(m) => ApiError::Conflict(m),
+            EngineError::Forbidden(m) => ApiError::Forbidden(m),
             EngineError::Store(s) => s.into(),
             EngineError::Matcher(m) => {
                 tracing::error!(error = %m, "stored rules failed to compile");

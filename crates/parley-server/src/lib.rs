@@ -152,6 +152,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(routes::flows::routes())
         .merge(routes::conversations::routes())
         .merge(routes::sessions::routes())
+        .merge(routes::teams::routes())
+        .merge(routes::transfers::routes())
 }
 
 /// Serves until `shutdown` completes, then finishes in-flight requests.

@@ -13,14 +13,18 @@ use parley_core::bot::ParsedBotDefinition;
 use parley_core::flow::FlowSpec;
 use parley_core::rule::RuleSpec;
 use parley_core::{
-    ApiKey, Bot, Contact, ContactInput, Conversation, ConversationStatus, Feedback, Flow,
-    KeywordRule, Message, Session, SessionMode, Settings, Transfer, Workspace,
+    Agent, ApiKey, Bot, Contact, ContactInput, Conversation, ConversationStatus, Feedback, Flow,
+    KeywordRule, Message, Session, SessionMode, Settings, Team, Transfer, TransferStatus,
+    Workspace,
 };
 use serde::Serialize;
 use uuid::Uuid;
 
 pub use error::StoreError;
-pub use sqlite::{SqliteStore, Synchronous, TRANSFER_CREATED, TRANSFER_UPDATED};
+pub use sqlite::{
+    SqliteStore, Synchronous, TRANSFER_ASSIGNED, TRANSFER_CREATED, TRANSFER_RESUMED,
+    TRANSFER_UPDATED,
+};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -112,6 +116,8 @@ pub struct TurnCommit {
     pub events: Vec<NewEvent>,
     /// A transfer this turn opens; it updates the conversation's open one if there is one.
     pub transfer: Option<Transfer>,
+    /// Marks this (open) transfer resumed: the bot has the conversation again.
+    pub resume_transfer: Option<Uuid>,
     /// When false the session keeps its `handled_seq` (a turn that answered nothing, such
     /// as an idle flow expiring, must not mark waiting messages as answered).
     pub answered: bool,
@@ -129,6 +135,7 @@ impl TurnCommit {
             message_event_kind: None,
             events: Vec::new(),
             transfer: None,
+            resume_transfer: None,
             answered: true,
             now,
         }
@@ -144,6 +151,50 @@ pub struct CommittedTurn {
     pub last_seq: i64,
     /// The transfer as stored (a new one, or the open one it updated).
     pub transfer: Option<Transfer>,
+}
+
+/// Which queue: the general one (no team), one team's, or several.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Queue {
+    General,
+    Team(Uuid),
+    /// The general queue and these teams' (an agent's queues).
+    GeneralAnd(Vec<Uuid>),
+    /// What an agent may see: its queues, and anything assigned to it.
+    AgentScope {
+        teams: Vec<Uuid>,
+        agent_id: Uuid,
+    },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TransferFilter {
+    pub status: Option<TransferStatus>,
+    pub queue: Option<Queue>,
+    pub agent_id: Option<Uuid>,
+    pub conversation_id: Option<Uuid>,
+}
+
+/// A transfer with the names an inbox shows, and how long the user waited.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TransferView {
+    #[serde(flatten)]
+    pub transfer: Transfer,
+    pub contact_name: Option<String>,
+    pub phone_number: Option<String>,
+    pub team_name: Option<String>,
+    pub agent_name: Option<String>,
+    /// Seconds from the transfer to its pickup (or until now while it waits).
+    pub wait_seconds: i64,
+}
+
+/// `GET /transfers`: a page of transfers and the queue sizes (unassigned active ones).
+#[derive(Debug, Clone, Serialize)]
+pub struct TransferList {
+    pub transfers: Vec<TransferView>,
+    pub next_cursor: Option<String>,
+    pub general_queue_count: i64,
+    pub team_queue_counts: std::collections::BTreeMap<Uuid, i64>,
 }
 
 /// A new conversation with its contact, session and first messages (the greeting).
@@ -248,6 +299,59 @@ pub trait Store: Send + Sync + 'static {
     /// A past (or current) version of a flow, kept for conversations that started on it.
     async fn flow_version(&self, bot_id: Uuid, flow_id: Uuid, version: i64)
         -> Result<Option<Flow>>;
+
+    // --- teams, agents, transfers ---
+    async fn insert_team(&self, ws: Uuid, team: &Team) -> Result<()>;
+    async fn get_team(&self, ws: Uuid, id: Uuid) -> Result<Option<Team>>;
+    async fn list_teams(&self, ws: Uuid, page: &PageRequest) -> Result<Page<Team>>;
+    async fn update_team(&self, ws: Uuid, team: &Team) -> Result<bool>;
+    async fn delete_team(&self, ws: Uuid, id: Uuid) -> Result<bool>;
+    /// Stores the agent with its key (one transaction); false when a team is not in `ws`.
+    async fn insert_agent(
+        &self,
+        ws: Uuid,
+        agent: &Agent,
+        key: &ApiKey,
+        key_hash: &[u8],
+    ) -> Result<bool>;
+    async fn get_agent(&self, ws: Uuid, id: Uuid) -> Result<Option<Agent>>;
+    async fn agent_by_key(&self, key_id: Uuid) -> Result<Option<Agent>>;
+    async fn list_agents(&self, ws: Uuid, page: &PageRequest) -> Result<Page<Agent>>;
+    /// Name, e-mail and teams; false when it or a team is not in `ws`.
+    async fn update_agent(&self, ws: Uuid, agent: &Agent) -> Result<bool>;
+    /// Deletes the agent and its key.
+    async fn delete_agent(&self, ws: Uuid, id: Uuid) -> Result<bool>;
+    async fn get_transfer(&self, ws: Uuid, id: Uuid) -> Result<Option<TransferView>>;
+    async fn list_transfers(
+        &self,
+        ws: Uuid,
+        filter: &TransferFilter,
+        page: &PageRequest,
+    ) -> Result<TransferList>;
+    /// Atomically assigns the oldest unassigned active transfer of `queue` to `agent_id`
+    /// (and writes a `transfer.assigned` event); `None` when the queue is empty.
+    async fn pickup(
+        &self,
+        ws: Uuid,
+        queue: &Queue,
+        agent_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Transfer, Event)>>;
+    /// Assigns an active transfer to an agent (reassigning is allowed).
+    async fn assign(
+        &self,
+        ws: Uuid,
+        id: Uuid,
+        agent_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Transfer, Event)>>;
+    /// Every outbox event of the workspace after `after_seq` (the agent stream).
+    async fn workspace_events_after(
+        &self,
+        ws: Uuid,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<Event>>;
 
     // --- contacts, conversations, turns ---
     /// Stores the conversation, its contact (found by `external_id` or new), session and

@@ -12,9 +12,9 @@ use chrono::{DateTime, Utc};
 use parley_core::bot::ParsedBotDefinition;
 use parley_core::flow::FlowSpec;
 use parley_core::{
-    ApiKey, Bot, Contact, Conversation, ConversationStatus, Feedback, Flow, KeywordRule, Message,
-    MessageMeta, MessageRole, Role, Session, SessionMode, Settings, Transfer, TransferSource,
-    TransferStatus, Workspace,
+    Agent, ApiKey, Bot, Contact, Conversation, ConversationStatus, Feedback, Flow, KeywordRule,
+    Message, MessageMeta, MessageRole, Role, Session, SessionMode, Settings, Team, Transfer,
+    TransferSource, TransferStatus, Workspace,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -28,8 +28,8 @@ use uuid::Uuid;
 use crate::error::Doing;
 use crate::{
     rule_from_spec, BotSnapshot, CommittedTurn, ConversationFilter, Event, ImportOutcome,
-    NewConversation, NewEvent, Page, PageRequest, Result, SessionFilter, Store, StoreError,
-    TurnCommit, TurnState,
+    NewConversation, NewEvent, Page, PageRequest, Queue, Result, SessionFilter, Store, StoreError,
+    TransferFilter, TransferList, TransferView, TurnCommit, TurnState,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -38,6 +38,8 @@ const DB_FILE: &str = "parley.db";
 /// Outbox kinds the store writes itself, with the transfer as payload.
 pub const TRANSFER_CREATED: &str = "transfer.created";
 pub const TRANSFER_UPDATED: &str = "transfer.updated";
+pub const TRANSFER_ASSIGNED: &str = "transfer.assigned";
+pub const TRANSFER_RESUMED: &str = "transfer.resumed";
 const READERS: u32 = 4;
 
 #[derive(Debug, Clone)]
@@ -266,6 +268,166 @@ fn flow_from_row(r: &SqliteRow) -> Result<Flow> {
         created_at: get(r, "created_at")?,
         updated_at: get(r, "updated_at")?,
     })
+}
+
+fn team_from_row(r: &SqliteRow) -> Result<Team> {
+    Ok(Team {
+        id: get(r, "id")?,
+        name: get(r, "name")?,
+        description: get(r, "description")?,
+        created_at: get(r, "created_at")?,
+        updated_at: get(r, "updated_at")?,
+    })
+}
+
+/// An agent row with `team_ids` (a JSON array built by the query).
+fn agent_from_row(r: &SqliteRow) -> Result<Agent> {
+    let teams: Option<String> = get(r, "team_ids")?;
+    let team_ids: Vec<Uuid> = teams
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .filter(|t| !t.is_empty())
+        .map(|t| Uuid::from_str(t).map_err(|e| StoreError::Corrupt(format!("agent team id: {e}"))))
+        .collect::<Result<_>>()?;
+    Ok(Agent {
+        id: get(r, "id")?,
+        name: get(r, "name")?,
+        email: get(r, "email")?,
+        team_ids,
+        key_id: get(r, "key_id")?,
+        created_at: get(r, "created_at")?,
+        updated_at: get(r, "updated_at")?,
+    })
+}
+
+/// Agents with their teams as a comma-separated list of hyphenated UUIDs.
+const AGENT_SELECT: &str = "SELECT a.*, (SELECT group_concat(uuid_text, ',') FROM \
+    (SELECT lower(substr(hex(t.team_id), 1, 8) || '-' || substr(hex(t.team_id), 9, 4) || '-' || \
+     substr(hex(t.team_id), 13, 4) || '-' || substr(hex(t.team_id), 17, 4) || '-' || substr(hex(t.team_id), 21)) AS uuid_text \
+     FROM agent_teams t WHERE t.agent_id = a.id ORDER BY t.team_id)) AS team_ids FROM agents a";
+
+const TRANSFER_VIEW_SELECT: &str =
+    "SELECT t.*, ct.name AS contact_name, ct.phone AS phone_number, \
+    tm.name AS team_name, ag.name AS agent_name FROM transfers t \
+    LEFT JOIN contacts ct ON ct.id = t.contact_id LEFT JOIN teams tm ON tm.id = t.team_id \
+    LEFT JOIN agents ag ON ag.id = t.agent_id";
+
+fn transfer_view_from_row(r: &SqliteRow) -> Result<TransferView> {
+    let transfer = transfer_from_row(r)?;
+    let until = transfer.assigned_at.unwrap_or_else(Utc::now);
+    Ok(TransferView {
+        wait_seconds: (until - transfer.transferred_at).num_seconds().max(0),
+        contact_name: get(r, "contact_name")?,
+        phone_number: get(r, "phone_number")?,
+        team_name: get(r, "team_name")?,
+        agent_name: get(r, "agent_name")?,
+        transfer,
+    })
+}
+
+fn push_queue(q: &mut QueryBuilder<'_, Sqlite>, queue: &Queue) {
+    match queue {
+        Queue::General => {
+            q.push(" AND t.team_id IS NULL");
+        }
+        Queue::Team(team) => {
+            q.push(" AND t.team_id = ").push_bind(*team);
+        }
+        Queue::GeneralAnd(teams) => {
+            q.push(" AND (t.team_id IS NULL");
+            for team in teams {
+                q.push(" OR t.team_id = ").push_bind(*team);
+            }
+            q.push(")");
+        }
+        Queue::AgentScope { teams, agent_id } => {
+            q.push(" AND (t.team_id IS NULL OR t.agent_id = ")
+                .push_bind(*agent_id);
+            for team in teams {
+                q.push(" OR t.team_id = ").push_bind(*team);
+            }
+            q.push(")");
+        }
+    }
+}
+
+async fn set_agent_teams_tx(
+    tx: &mut Transaction<'_, Sqlite>,
+    ws: Uuid,
+    agent: &Agent,
+) -> Result<bool> {
+    sqlx::query("DELETE FROM agent_teams WHERE agent_id = ?")
+        .bind(agent.id)
+        .execute(&mut **tx)
+        .await
+        .doing("clearing an agent's teams")?;
+    for team in &agent.team_ids {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM teams WHERE id = ? AND workspace_id = ?")
+                .bind(team)
+                .bind(ws)
+                .fetch_optional(&mut **tx)
+                .await
+                .doing("checking a team")?;
+        if found.is_none() {
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO agent_teams (agent_id, team_id) VALUES (?, ?)")
+            .bind(agent.id)
+            .bind(team)
+            .execute(&mut **tx)
+            .await
+            .doing("adding an agent to a team")?;
+    }
+    Ok(true)
+}
+
+/// Sets the transfer's agent (`expect_unassigned`: only if it has none) and writes the
+/// `transfer.assigned` event, in the caller's transaction.
+async fn assign_tx(
+    tx: &mut Transaction<'_, Sqlite>,
+    ws: Uuid,
+    id: Uuid,
+    agent_id: Uuid,
+    now: DateTime<Utc>,
+    expect_unassigned: bool,
+) -> Result<Option<(Transfer, Event)>> {
+    let sql = if expect_unassigned {
+        "UPDATE transfers SET agent_id = ?, assigned_at = COALESCE(assigned_at, ?), updated_at = ? \
+         WHERE id = ? AND workspace_id = ? AND status = 'active' AND agent_id IS NULL RETURNING *"
+    } else {
+        "UPDATE transfers SET agent_id = ?, assigned_at = COALESCE(assigned_at, ?), updated_at = ? \
+         WHERE id = ? AND workspace_id = ? AND status = 'active' RETURNING *"
+    };
+    let row = sqlx::query(sql)
+        .bind(agent_id)
+        .bind(now)
+        .bind(now)
+        .bind(id)
+        .bind(ws)
+        .fetch_optional(&mut **tx)
+        .await
+        .doing("assigning a transfer")?;
+    let Some(row) = row else { return Ok(None) };
+    let transfer = transfer_from_row(&row)?;
+    let payload = serde_json::to_value(&transfer)
+        .map_err(|e| StoreError::Corrupt(format!("encoding an event: {e}")))?;
+    let mut events = insert_events_tx(
+        tx,
+        ws,
+        transfer.conversation_id,
+        vec![NewEvent {
+            kind: TRANSFER_ASSIGNED.into(),
+            payload,
+        }],
+        now,
+    )
+    .await?;
+    let event = events
+        .pop()
+        .ok_or_else(|| StoreError::Corrupt("the assignment event was not written".into()))?;
+    Ok(Some((transfer, event)))
 }
 
 fn transfer_from_row(r: &SqliteRow) -> Result<Transfer> {
@@ -1512,6 +1674,28 @@ impl Store for SqliteStore {
             });
             committed.transfer = Some(stored);
         }
+        if let Some(id) = commit.resume_transfer {
+            let row = sqlx::query(
+                "UPDATE transfers SET status = 'resumed', resumed_at = ?, updated_at = ? \
+                 WHERE id = ? AND conversation_id = ? AND status = 'active' RETURNING *",
+            )
+            .bind(commit.now)
+            .bind(commit.now)
+            .bind(id)
+            .bind(commit.conversation_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .doing("resuming a transfer")?;
+            if let Some(row) = row {
+                let t = transfer_from_row(&row)?;
+                events.push(NewEvent {
+                    kind: TRANSFER_RESUMED.to_string(),
+                    payload: serde_json::to_value(&t)
+                        .map_err(|e| StoreError::Corrupt(format!("encoding an event: {e}")))?,
+                });
+                committed.transfer = Some(t);
+            }
+        }
         let more = insert_events_tx(
             &mut tx,
             commit.workspace_id,
@@ -1658,6 +1842,353 @@ impl Store for SqliteStore {
             "listing feedback",
         )
         .await
+    }
+
+    async fn insert_team(&self, ws: Uuid, team: &Team) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO teams (id, workspace_id, name, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(team.id)
+        .bind(ws)
+        .bind(&team.name)
+        .bind(&team.description)
+        .bind(team.created_at)
+        .bind(team.updated_at)
+        .execute(&self.writer)
+        .await
+        .doing("inserting a team")?;
+        Ok(())
+    }
+
+    async fn get_team(&self, ws: Uuid, id: Uuid) -> Result<Option<Team>> {
+        let row = sqlx::query("SELECT * FROM teams WHERE id = ? AND workspace_id = ?")
+            .bind(id)
+            .bind(ws)
+            .fetch_optional(&self.reader)
+            .await
+            .doing("reading a team")?;
+        row.as_ref().map(team_from_row).transpose()
+    }
+
+    async fn list_teams(&self, ws: Uuid, page: &PageRequest) -> Result<Page<Team>> {
+        let mut q = QueryBuilder::new("SELECT * FROM teams WHERE workspace_id = ");
+        q.push_bind(ws);
+        fetch_page(
+            &self.reader,
+            q,
+            "id",
+            Order::Asc,
+            page,
+            team_from_row,
+            |t| t.id,
+            "listing teams",
+        )
+        .await
+    }
+
+    async fn update_team(&self, ws: Uuid, team: &Team) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE teams SET name = ?, description = ?, updated_at = ? WHERE id = ? AND workspace_id = ?",
+        )
+        .bind(&team.name)
+        .bind(&team.description)
+        .bind(team.updated_at)
+        .bind(team.id)
+        .bind(ws)
+        .execute(&self.writer)
+        .await
+        .doing("updating a team")?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_team(&self, ws: Uuid, id: Uuid) -> Result<bool> {
+        let mut tx = self.writer.begin().await.doing("starting a team delete")?;
+        // Its waiting transfers move to the general queue rather than vanish.
+        sqlx::query("UPDATE transfers SET team_id = NULL WHERE team_id = ? AND workspace_id = ?")
+            .bind(id)
+            .bind(ws)
+            .execute(&mut *tx)
+            .await
+            .doing("moving a team's transfers to the general queue")?;
+        let done = sqlx::query("DELETE FROM teams WHERE id = ? AND workspace_id = ?")
+            .bind(id)
+            .bind(ws)
+            .execute(&mut *tx)
+            .await
+            .doing("deleting a team")?;
+        tx.commit().await.doing("committing a team delete")?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn insert_agent(
+        &self,
+        ws: Uuid,
+        agent: &Agent,
+        key: &ApiKey,
+        key_hash: &[u8],
+    ) -> Result<bool> {
+        let mut tx = self
+            .writer
+            .begin()
+            .await
+            .doing("starting an agent insert")?;
+        sqlx::query(
+            "INSERT INTO api_keys (id, workspace_id, name, role, prefix, key_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(key.id)
+        .bind(ws)
+        .bind(&key.name)
+        .bind(key.role.as_str())
+        .bind(&key.prefix)
+        .bind(key_hash)
+        .bind(key.created_at)
+        .execute(&mut *tx)
+        .await
+        .doing("storing an agent's key")?;
+        sqlx::query(
+            "INSERT INTO agents (id, workspace_id, name, email, key_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(agent.id)
+        .bind(ws)
+        .bind(&agent.name)
+        .bind(&agent.email)
+        .bind(agent.key_id)
+        .bind(agent.created_at)
+        .bind(agent.updated_at)
+        .execute(&mut *tx)
+        .await
+        .doing("inserting an agent")?;
+        if !set_agent_teams_tx(&mut tx, ws, agent).await? {
+            return Ok(false);
+        }
+        tx.commit().await.doing("committing an agent insert")?;
+        Ok(true)
+    }
+
+    async fn get_agent(&self, ws: Uuid, id: Uuid) -> Result<Option<Agent>> {
+        let row = sqlx::query(&format!(
+            "{AGENT_SELECT} WHERE a.id = ? AND a.workspace_id = ?"
+        ))
+        .bind(id)
+        .bind(ws)
+        .fetch_optional(&self.reader)
+        .await
+        .doing("reading an agent")?;
+        row.as_ref().map(agent_from_row).transpose()
+    }
+
+    async fn agent_by_key(&self, key_id: Uuid) -> Result<Option<Agent>> {
+        let row = sqlx::query(&format!("{AGENT_SELECT} WHERE a.key_id = ?"))
+            .bind(key_id)
+            .fetch_optional(&self.reader)
+            .await
+            .doing("reading an agent by key")?;
+        row.as_ref().map(agent_from_row).transpose()
+    }
+
+    async fn list_agents(&self, ws: Uuid, page: &PageRequest) -> Result<Page<Agent>> {
+        let mut q = QueryBuilder::new(format!("{AGENT_SELECT} WHERE a.workspace_id = "));
+        q.push_bind(ws);
+        fetch_page(
+            &self.reader,
+            q,
+            "a.id",
+            Order::Asc,
+            page,
+            agent_from_row,
+            |a| a.id,
+            "listing agents",
+        )
+        .await
+    }
+
+    async fn update_agent(&self, ws: Uuid, agent: &Agent) -> Result<bool> {
+        let mut tx = self
+            .writer
+            .begin()
+            .await
+            .doing("starting an agent update")?;
+        let done = sqlx::query(
+            "UPDATE agents SET name = ?, email = ?, updated_at = ? WHERE id = ? AND workspace_id = ?",
+        )
+        .bind(&agent.name)
+        .bind(&agent.email)
+        .bind(agent.updated_at)
+        .bind(agent.id)
+        .bind(ws)
+        .execute(&mut *tx)
+        .await
+        .doing("updating an agent")?;
+        if done.rows_affected() == 0 || !set_agent_teams_tx(&mut tx, ws, agent).await? {
+            return Ok(false);
+        }
+        tx.commit().await.doing("committing an agent update")?;
+        Ok(true)
+    }
+
+    async fn delete_agent(&self, ws: Uuid, id: Uuid) -> Result<bool> {
+        let mut tx = self
+            .writer
+            .begin()
+            .await
+            .doing("starting an agent delete")?;
+        let key: Option<Option<Uuid>> =
+            sqlx::query_scalar("SELECT key_id FROM agents WHERE id = ? AND workspace_id = ?")
+                .bind(id)
+                .bind(ws)
+                .fetch_optional(&mut *tx)
+                .await
+                .doing("reading an agent's key")?;
+        let Some(key) = key else { return Ok(false) };
+        // Their conversations go back to the queue they came from.
+        sqlx::query("UPDATE transfers SET agent_id = NULL, assigned_at = NULL WHERE agent_id = ? AND status = 'active'")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .doing("returning an agent's transfers to the queue")?;
+        sqlx::query("DELETE FROM agents WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .doing("deleting an agent")?;
+        if let Some(key) = key {
+            sqlx::query("DELETE FROM api_keys WHERE id = ?")
+                .bind(key)
+                .execute(&mut *tx)
+                .await
+                .doing("deleting an agent's key")?;
+        }
+        tx.commit().await.doing("committing an agent delete")?;
+        Ok(true)
+    }
+
+    async fn get_transfer(&self, ws: Uuid, id: Uuid) -> Result<Option<TransferView>> {
+        let row = sqlx::query(&format!(
+            "{TRANSFER_VIEW_SELECT} WHERE t.id = ? AND t.workspace_id = ?"
+        ))
+        .bind(id)
+        .bind(ws)
+        .fetch_optional(&self.reader)
+        .await
+        .doing("reading a transfer")?;
+        row.as_ref().map(transfer_view_from_row).transpose()
+    }
+
+    async fn list_transfers(
+        &self,
+        ws: Uuid,
+        filter: &TransferFilter,
+        page: &PageRequest,
+    ) -> Result<TransferList> {
+        let mut q = QueryBuilder::new(format!("{TRANSFER_VIEW_SELECT} WHERE t.workspace_id = "));
+        q.push_bind(ws);
+        if let Some(status) = filter.status {
+            q.push(" AND t.status = ").push_bind(status.as_str());
+        }
+        if let Some(queue) = &filter.queue {
+            push_queue(&mut q, queue);
+        }
+        if let Some(agent) = filter.agent_id {
+            q.push(" AND t.agent_id = ").push_bind(agent);
+        }
+        if let Some(c) = filter.conversation_id {
+            q.push(" AND t.conversation_id = ").push_bind(c);
+        }
+        let page = fetch_page(
+            &self.reader,
+            q,
+            "t.id",
+            Order::Asc,
+            page,
+            transfer_view_from_row,
+            |t| t.transfer.id,
+            "listing transfers",
+        )
+        .await?;
+        let rows = sqlx::query(
+            "SELECT team_id, COUNT(*) AS n FROM transfers \
+             WHERE workspace_id = ? AND status = 'active' AND agent_id IS NULL GROUP BY team_id",
+        )
+        .bind(ws)
+        .fetch_all(&self.reader)
+        .await
+        .doing("counting queues")?;
+        let mut general_queue_count = 0;
+        let mut team_queue_counts = std::collections::BTreeMap::new();
+        for r in &rows {
+            let team: Option<Uuid> = get(r, "team_id")?;
+            let n: i64 = get(r, "n")?;
+            match team {
+                None => general_queue_count = n,
+                Some(t) => {
+                    team_queue_counts.insert(t, n);
+                }
+            }
+        }
+        Ok(TransferList {
+            transfers: page.items,
+            next_cursor: page.next_cursor,
+            general_queue_count,
+            team_queue_counts,
+        })
+    }
+
+    async fn pickup(
+        &self,
+        ws: Uuid,
+        queue: &Queue,
+        agent_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Transfer, Event)>> {
+        // One writer connection: the select and the update below cannot interleave with
+        // another pickup, so no transfer is handed out twice.
+        let mut tx = self.writer.begin().await.doing("starting a pickup")?;
+        let mut q = QueryBuilder::new(
+            "SELECT t.id FROM transfers t WHERE t.status = 'active' AND t.agent_id IS NULL AND t.workspace_id = ",
+        );
+        q.push_bind(ws);
+        push_queue(&mut q, queue);
+        q.push(" ORDER BY t.transferred_at, t.id LIMIT 1");
+        let id: Option<Uuid> = q
+            .build_query_scalar()
+            .fetch_optional(&mut *tx)
+            .await
+            .doing("finding the oldest waiting transfer")?;
+        let Some(id) = id else { return Ok(None) };
+        let picked = assign_tx(&mut tx, ws, id, agent_id, now, true).await?;
+        tx.commit().await.doing("committing a pickup")?;
+        Ok(picked)
+    }
+
+    async fn assign(
+        &self,
+        ws: Uuid,
+        id: Uuid,
+        agent_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Transfer, Event)>> {
+        let mut tx = self.writer.begin().await.doing("starting an assignment")?;
+        let done = assign_tx(&mut tx, ws, id, agent_id, now, false).await?;
+        tx.commit().await.doing("committing an assignment")?;
+        Ok(done)
+    }
+
+    async fn workspace_events_after(
+        &self,
+        ws: Uuid,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<Event>> {
+        let rows = sqlx::query(
+            "SELECT * FROM events WHERE workspace_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(ws)
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .doing("reading workspace events")?;
+        rows.iter().map(event_from_row).collect()
     }
 
     async fn insert_flow(&self, ws: Uuid, flow: &Flow) -> Result<bool> {

@@ -151,7 +151,9 @@ async fn get(
     caller: Caller,
     Ids(id): Ids<Uuid>,
 ) -> ApiResult<Response> {
-    let view: ConversationView = state.engine.get_conversation(caller.staff()?, id).await?;
+    let ws = caller.staff()?;
+    let ws = caller.reach(&state, id).await.map(|_| ws)?;
+    let view: ConversationView = state.engine.get_conversation(ws, id).await?;
     Ok(success(StatusCode::OK, view))
 }
 
@@ -187,7 +189,7 @@ async fn send(
     Ids(id): Ids<Uuid>,
     ApiJson(req): ApiJson<MessageRequest>,
 ) -> ApiResult<Response> {
-    let ws = caller.conversation(id)?;
+    let ws = caller.reach(&state, id).await?;
     let message = state
         .engine
         .send(ws, id, inbound(req.text, req.button_id)?)
@@ -205,7 +207,7 @@ async fn receive(
     caller: Caller,
     Ids(id): Ids<Uuid>,
 ) -> ApiResult<Response> {
-    let ws = caller.conversation(id)?;
+    let ws = caller.reach(&state, id).await?;
     let messages = state.engine.receive(ws, id).await?;
     Ok(success(StatusCode::OK, json!({ "messages": messages })))
 }
@@ -224,7 +226,7 @@ async fn complete(
     Ids(id): Ids<Uuid>,
     ApiJson(req): ApiJson<CompleteRequest>,
 ) -> ApiResult<Response> {
-    let ws = caller.conversation(id)?;
+    let ws = caller.reach(&state, id).await?;
     let messages = state
         .engine
         .complete(ws, id, inbound(req.text, req.button_id)?)
@@ -258,7 +260,7 @@ async fn messages(
     Ids(id): Ids<Uuid>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Response> {
-    let ws = caller.conversation(id)?;
+    let ws = caller.reach(&state, id).await?;
     // 404 for an unknown conversation, not an empty page.
     state.engine.get_conversation(ws, id).await?;
     let page = state
@@ -277,7 +279,7 @@ async fn session(
     caller: Caller,
     Ids(id): Ids<Uuid>,
 ) -> ApiResult<Response> {
-    let ws = caller.conversation(id)?;
+    let ws = caller.reach(&state, id).await?;
     let session = state
         .engine
         .store()
@@ -298,7 +300,9 @@ async fn panel(
     caller: Caller,
     Ids(id): Ids<Uuid>,
 ) -> ApiResult<Response> {
-    let panel = state.engine.panel(caller.staff()?, id).await?;
+    caller.staff()?;
+    let ws = caller.reach(&state, id).await?;
+    let panel = state.engine.panel(ws, id).await?;
     Ok(success(StatusCode::OK, panel))
 }
 
@@ -356,7 +360,9 @@ async fn close(
     caller: Caller,
     Ids(id): Ids<Uuid>,
 ) -> ApiResult<Response> {
-    let conversation = state.engine.close_conversation(caller.staff()?, id).await?;
+    caller.staff()?;
+    let ws = caller.reach(&state, id).await?;
+    let conversation = state.engine.close_conversation(ws, id).await?;
     Ok(success(StatusCode::OK, conversation))
 }
 
@@ -374,20 +380,9 @@ async fn events(
     Ids(id): Ids<Uuid>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let ws = caller.conversation(id)?;
+    let ws = caller.reach(&state, id).await?;
     state.engine.get_conversation(ws, id).await?;
-    let last_seen: i64 = match headers.get("last-event-id").map(|v| v.to_str()) {
-        None => 0,
-        Some(Ok(v)) => v
-            .trim()
-            .parse()
-            .map_err(|_| ApiError::BadRequest("Last-Event-ID must be an event number".into()))?,
-        Some(Err(_)) => {
-            return Err(ApiError::BadRequest(
-                "Last-Event-ID must be an event number".into(),
-            ))
-        }
-    };
+    let last_seen = last_event_id(&headers)?;
     let messages_only = matches!(caller, Caller::Conversation { .. });
     let stream = live_events(state, ws, id, last_seen, messages_only);
     Ok(Sse::new(stream)
@@ -396,6 +391,20 @@ async fn events(
 }
 
 const REPLAY_BATCH: u32 = 200;
+
+/// The `Last-Event-ID` header (0 when absent).
+pub(crate) fn last_event_id(headers: &HeaderMap) -> ApiResult<i64> {
+    match headers.get("last-event-id").map(|v| v.to_str()) {
+        None => Ok(0),
+        Some(Ok(v)) => v
+            .trim()
+            .parse()
+            .map_err(|_| ApiError::BadRequest("Last-Event-ID must be an event number".into())),
+        Some(Err(_)) => Err(ApiError::BadRequest(
+            "Last-Event-ID must be an event number".into(),
+        )),
+    }
+}
 
 /// Replays the outbox after `last_seen`, then follows the live bus. Subscribing before the
 /// replay means nothing committed in between is missed; sequence numbers drop duplicates;
@@ -476,7 +485,7 @@ fn live_events(
     .boxed()
 }
 
-fn sse_event(e: &Event) -> SseEvent {
+pub(crate) fn sse_event(e: &Event) -> SseEvent {
     let name = match e.kind.as_str() {
         parley_engine::MESSAGE_CREATED => "message",
         other => other,
@@ -499,7 +508,7 @@ async fn give_feedback(
     Ids(id): Ids<Uuid>,
     ApiJson(input): ApiJson<FeedbackInput>,
 ) -> ApiResult<Response> {
-    let ws = caller.conversation(id)?;
+    let ws = caller.reach(&state, id).await?;
     let feedback = state.engine.give_feedback(ws, id, input).await?;
     Ok(success(StatusCode::CREATED, feedback))
 }
@@ -513,7 +522,8 @@ async fn list_feedback(
     Ids(id): Ids<Uuid>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Response> {
-    let ws = caller.staff()?;
+    caller.staff()?;
+    let ws = caller.reach(&state, id).await?;
     state.engine.get_conversation(ws, id).await?;
     let page = state
         .engine

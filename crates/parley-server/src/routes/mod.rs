@@ -7,6 +7,8 @@ pub mod keys;
 pub mod keywords;
 pub mod sessions;
 pub mod system;
+pub mod teams;
+pub mod transfers;
 
 use parley_store::PageRequest;
 use serde::Deserialize;

@@ -89,13 +89,14 @@ async fn agent_keys_work_conversations_but_not_bots_or_keys() {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let conv = body["data"]["id"].as_str().unwrap();
-    let (status, _) = send(app.req_as(
+    // An agent acts only on conversations in its queues: this one was never transferred.
+    let (status, body) = send(app.req_as(
         &agent,
         Method::GET,
         &format!("/api/v1/conversations/{conv}/messages"),
     ))
     .await;
-    assert_eq!(status, StatusCode::OK);
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ mod bad_input;
 mod bots;
 mod conversations;
 mod flows;
+mod handoff;
 mod helpers;
 mod keywords;
 mod process;
