@@ -1,4 +1,5 @@
-//! The API routes, one module per resource. Each handler's doc line names its route.
+//! The API routes, one module per resource (and the widget's pages). Each handler's doc
+//! line names its route.
 
 pub mod bots;
 pub mod conversations;
@@ -6,6 +7,7 @@ pub mod keys;
 pub mod keywords;
 pub mod sessions;
 pub mod system;
+pub mod widget;
 
 use parley_store::PageRequest;
 use serde::Deserialize;

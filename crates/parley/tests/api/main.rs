@@ -12,3 +12,4 @@ mod helpers;
 mod keywords;
 mod process;
 mod system;
+mod widget;
