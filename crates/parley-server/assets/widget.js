@@ -55,6 +55,7 @@
 
   let cfg, t; // the bot's widget config and texts
   let conv = null; // {id, token, expires_at, last_event}
+  let closedConv = null; // a conversation that ended, still open to a rating
   let starting = null, busy = false, events = null, streamingEl = null;
   const seen = new Set(); // ids of messages on screen
   const pending = []; // the user's messages shown before the server confirmed them
@@ -218,7 +219,7 @@
     } catch (e) {
       const i = pending.indexOf(mine);
       if (i >= 0) pending.splice(i, 1);
-      if (e.status === 409) ended();
+      if (e.status === 409) ended(true);
       else if (e.status === 401 || e.status === 404) ended();
       else showNote(e.status === 422 ? e.message : t.error);
     } finally {
@@ -228,24 +229,34 @@
     }
   }
 
-  // The conversation is closed, or its token expired: offer a new one, and a rating.
-  function ended() {
+  // The conversation was closed (ask for a rating) or its token expired: offer a new one.
+  function ended(closed) {
     if (events) events.abort();
     store.clear();
+    closedConv = closed ? conv : null;
     conv = null;
     starting = null;
     showNote(t.closed, () => {
       showNote("");
       clearLog();
+      closedConv = null;
+      rating.hidden = true;
       ensureConversation();
     });
+    if (closed && rating.hidden) toggleRating();
   }
 
   async function rate(n) {
     rating.querySelectorAll("button").forEach((b, i) => b.classList.toggle("on", i < n));
     try {
-      await ensureConversation();
-      await call("POST", `/conversations/${conv.id}/feedback`, { rating: n });
+      if (!closedConv) await ensureConversation();
+      const c = closedConv || conv;
+      const res = await fetch(`${api}/conversations/${c.id}/feedback`, {
+        method: "POST",
+        headers: { Authorization: "Bearer " + c.token, "Content-Type": "application/json" },
+        body: JSON.stringify({ rating: n }),
+      });
+      if (!res.ok) throw new Error("HTTP " + res.status);
       rating.replaceChildren(h("span", { text: t.rate_thanks }));
       setTimeout(() => (rating.hidden = true), 3000);
     } catch {
@@ -496,6 +507,9 @@
     t = cfg.texts || {};
     build();
     if (pageMode || wasOpen.get()) toggle(true);
+    // A conversation going on from an earlier page: follow it while closed, so an agent's
+    // reply lights the bubble's badge.
+    else if (store.get()) ensureConversation();
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
