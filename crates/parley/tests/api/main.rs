@@ -7,6 +7,7 @@
 mod auth;
 mod bad_input;
 mod bots;
+mod browser;
 mod conversations;
 mod helpers;
 mod keywords;
