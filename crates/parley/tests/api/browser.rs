@@ -307,7 +307,17 @@ impl Browser {
     }
 
     async fn screenshot(&self, name: &str) {
-        let shot = self.cmd(reqwest::Method::GET, "/screenshot", None).await;
+        self.save_shot("/screenshot", name).await;
+    }
+
+    /// A screenshot of one element (the widget's panel, for the README).
+    async fn element_screenshot(&self, element: &str, name: &str) {
+        self.save_shot(&format!("/element/{element}/screenshot"), name)
+            .await;
+    }
+
+    async fn save_shot(&self, path: &str, name: &str) {
+        let shot = self.cmd(reqwest::Method::GET, path, None).await;
         use base64::Engine as _;
         if let Some(png) = shot
             .as_str()
@@ -426,6 +436,9 @@ async fn the_widget_in_headless_chromium() {
         1,
         "the tapped button shows once, as the user's message"
     );
+
+    let panel = browser.element(".panel").await;
+    browser.element_screenshot(&panel, "widget-panel").await;
 
     let stored = browser
         .run(

@@ -438,3 +438,23 @@ async fn the_binary_serves_the_script_the_chat_page_and_the_demo() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_openapi_document_lists_the_widget_routes_as_public() {
+    let app = spawn_app().await;
+    let (status, doc) = send(app.client.get(app.url("/openapi.json"))).await;
+    assert_eq!(status, StatusCode::OK);
+    for (path, method) in [
+        ("/api/v1/widget/{bot_id}/conversations", "post"),
+        ("/api/v1/widget/{bot_id}/config", "get"),
+        ("/widget.js", "get"),
+        ("/chat/{bot_id}", "get"),
+        ("/demo", "get"),
+    ] {
+        let op = &doc["paths"][path][method];
+        assert!(op.is_object(), "{path} missing from the OpenAPI document");
+        assert_eq!(op["security"], json!([{}]), "{path} needs no credential");
+    }
+    // The token routes moved under the widget's CORS layer stay documented.
+    assert!(doc["paths"]["/api/v1/conversations/{conversation_id}/complete"]["post"].is_object());
+}
