@@ -191,6 +191,26 @@ mod tests {
     }
 
     #[test]
+    fn the_widget_limit_and_proxy_header_are_read_and_checked() {
+        figment::Jail::expect_with(|jail| {
+            let c = Config::load(None, FlagOverrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(c.widget_starts_per_minute, 10);
+            assert!(c.client_ip_header().is_none());
+            jail.set_env("PARLEY_WIDGET_STARTS_PER_MINUTE", "0");
+            jail.set_env("PARLEY_CLIENT_IP_HEADER", "X-Real-IP");
+            let c = Config::load(None, FlagOverrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(c.widget_starts_per_minute, 0);
+            assert_eq!(c.client_ip_header().unwrap().as_str(), "x-real-ip");
+            jail.set_env("PARLEY_CLIENT_IP_HEADER", "not a header");
+            let err = Config::load(None, FlagOverrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("client_ip_header"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn short_admin_keys_are_refused() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("PARLEY_ADMIN_KEY", "short");
