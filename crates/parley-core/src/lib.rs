@@ -34,7 +34,7 @@ pub use flow::{Flow, FlowInput, FlowPatch, FlowSpec, FlowStep, StepType};
 pub use handoff::{Agent, AgentInput, Team, TeamInput};
 pub use matcher::{KeywordMatcher, MatcherError, RuleMatch};
 pub use rule::{KeywordRule, KeywordRuleInput, KeywordRulePatch, MatchType, ResponseType};
-pub use settings::{Settings, SettingsPatch};
+pub use settings::{PageOrigin, Settings, SettingsPatch, WidgetSettings};
 pub use transfer::{Transfer, TransferSource, TransferStatus};
 pub use validation::{FieldError, ValidationError};
 pub use workspace::{ApiKey, Role, Workspace};

@@ -2,6 +2,8 @@
 //! /bots/{id}/settings` applies: only the fields it names change, and the result is
 //! validated as a whole before anything is stored.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -186,7 +188,85 @@ pub struct WidgetSettings {
     pub position: String,
     pub avatar_url: Option<String>,
     /// Origins (`https://shop.example`) allowed to start conversations from the widget.
+    /// Empty (the default) or `*` allows every origin; the Parley server's own pages
+    /// (`/chat/{bot_id}`, `/demo`) are always allowed.
     pub allowed_origins: Vec<String>,
+    /// The widget's own words, by key ([`WIDGET_TEXTS`]), for translation; keys left out
+    /// keep their English default.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub texts: BTreeMap<String, String>,
+}
+
+/// Every text the widget shows, with its English default. `texts.talk_to_person` is both
+/// the action's label and the message it sends, so a translated bot should list the
+/// translation in its `transfer_keywords`.
+pub const WIDGET_TEXTS: &[(&str, &str)] = &[
+    ("open_chat", "Open chat"),
+    ("close_chat", "Close chat"),
+    ("input_placeholder", "Type a message…"),
+    ("send", "Send"),
+    ("typing", "Typing…"),
+    ("talk_to_person", "Talk to a person"),
+    ("bot_label", "Bot"),
+    ("agent_label", "Agent"),
+    ("you_label", "You"),
+    ("helpful", "Helpful"),
+    ("not_helpful", "Not helpful"),
+    ("sources", "Sources"),
+    ("rate_prompt", "How was this conversation?"),
+    ("rate_thanks", "Thank you for your feedback!"),
+    ("error", "Something went wrong. Please try again."),
+    ("reconnecting", "Connection lost; reconnecting…"),
+    ("closed", "This conversation has ended."),
+    ("new_conversation", "Start a new conversation"),
+];
+
+const MAX_WIDGET_TEXT_CHARS: usize = 200;
+
+/// The page a widget request comes from, as the browser's `Origin` header tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageOrigin {
+    /// A page of the Parley server itself (`/chat/{bot_id}`, `/demo`).
+    Own,
+    /// Another site, e.g. `https://shop.example`.
+    Other(String),
+    /// No `Origin` header: not a browser's cross-site request.
+    Missing,
+}
+
+impl WidgetSettings {
+    /// May a page at `origin` use this bot's widget? Yes when `allowed_origins` is empty
+    /// or holds `*`, for the server's own pages, and for a listed origin (compared without
+    /// case or a trailing slash). A request without `Origin` is refused once a list is set.
+    pub fn allows_origin(&self, origin: &PageOrigin) -> bool {
+        if self.allowed_origins.is_empty() || self.allowed_origins.iter().any(|o| o == "*") {
+            return true;
+        }
+        match origin {
+            PageOrigin::Own => true,
+            PageOrigin::Missing => false,
+            PageOrigin::Other(origin) => {
+                let origin = origin.trim_end_matches('/');
+                self.allowed_origins
+                    .iter()
+                    .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin))
+            }
+        }
+    }
+
+    /// Every widget text: the English defaults with this bot's translations over them.
+    pub fn texts_with_defaults(&self) -> BTreeMap<String, String> {
+        let mut all: BTreeMap<String, String> = WIDGET_TEXTS
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        for (k, v) in &self.texts {
+            if all.contains_key(k) && !v.trim().is_empty() {
+                all.insert(k.clone(), v.clone());
+            }
+        }
+        all
+    }
 }
 
 impl Default for WidgetSettings {
@@ -198,6 +278,7 @@ impl Default for WidgetSettings {
             position: "right".to_string(),
             avatar_url: None,
             allowed_origins: Vec::new(),
+            texts: BTreeMap::new(),
         }
     }
 }
@@ -545,8 +626,35 @@ fn validate_widget(errors: &mut ValidationError, w: &WidgetSettings) {
     if w.position != "right" && w.position != "left" {
         errors.push("widget.position", "`right` or `left`");
     }
+    if let Some(url) = &w.avatar_url {
+        let ok =
+            (url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/'))
+                && !url.contains(|c: char| c.is_whitespace() || c == '"')
+                && url.len() <= 2048;
+        if !ok {
+            errors.push(
+                "widget.avatar_url",
+                "an image URL starting with https://, http:// or /",
+            );
+        }
+    }
     check_max(errors, "widget.title", &w.title, 100);
     check_max(errors, "widget.welcome_text", &w.welcome_text, 1000);
+    for (key, text) in &w.texts {
+        if !WIDGET_TEXTS.iter().any(|(k, _)| k == key) {
+            let known: Vec<&str> = WIDGET_TEXTS.iter().map(|(k, _)| *k).collect();
+            errors.push(
+                format!("widget.texts.{key}"),
+                format!("not a widget text; the texts are {}", known.join(", ")),
+            );
+        }
+        check_max(
+            errors,
+            &format!("widget.texts.{key}"),
+            text,
+            MAX_WIDGET_TEXT_CHARS,
+        );
+    }
     for (i, o) in w.allowed_origins.iter().enumerate() {
         let ok = (o.starts_with("https://") || o.starts_with("http://"))
             && !o
@@ -607,6 +715,43 @@ mod tests {
         };
         let patch: SettingsPatch = serde_json::from_str(r#"{"ai_provider": null}"#).unwrap();
         assert_eq!(patch.apply(&base).unwrap().ai_provider, None);
+    }
+
+    #[test]
+    fn widget_texts_are_known_keys_over_defaults() {
+        let patch: SettingsPatch =
+            serde_json::from_str(r#"{"widget": {"texts": {"send": "Senden", "sned": "x"}}}"#)
+                .unwrap();
+        let err = patch.apply(&Settings::default()).unwrap_err();
+        assert_eq!(err.errors[0].field, "widget.texts.sned");
+        let patch: SettingsPatch =
+            serde_json::from_str(r#"{"widget": {"texts": {"send": "Senden"}}}"#).unwrap();
+        let s = patch.apply(&Settings::default()).unwrap();
+        let texts = s.widget.texts_with_defaults();
+        assert_eq!(texts["send"], "Senden");
+        assert_eq!(texts["typing"], "Typing…");
+        assert_eq!(texts.len(), WIDGET_TEXTS.len());
+    }
+
+    #[test]
+    fn allowed_origins_decide_who_may_embed() {
+        let any = WidgetSettings::default();
+        assert!(any.allows_origin(&PageOrigin::Other("https://evil.example".into())));
+        assert!(any.allows_origin(&PageOrigin::Missing));
+        let listed = WidgetSettings {
+            allowed_origins: vec!["https://shop.example/".into()],
+            ..Default::default()
+        };
+        assert!(listed.allows_origin(&PageOrigin::Other("https://SHOP.example".into())));
+        assert!(listed.allows_origin(&PageOrigin::Own));
+        assert!(!listed.allows_origin(&PageOrigin::Other("https://shop.example.evil".into())));
+        assert!(!listed.allows_origin(&PageOrigin::Other("http://shop.example".into())));
+        assert!(!listed.allows_origin(&PageOrigin::Missing));
+        let star = WidgetSettings {
+            allowed_origins: vec!["https://a.example".into(), "*".into()],
+            ..Default::default()
+        };
+        assert!(star.allows_origin(&PageOrigin::Missing));
     }
 
     #[test]

@@ -17,6 +17,10 @@ pub enum EngineError {
     /// The request is valid but the resource's state refuses it.
     #[error("{0}")]
     Conflict(String),
+    /// A web page at `origin` (`None`: the request named no origin) may not use this
+    /// bot's widget: it is not in the bot's `widget.allowed_origins`.
+    #[error("this page's origin may not use the bot's widget")]
+    OriginNotAllowed { origin: Option<String> },
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A stored rule set did not compile; it was validated on the way in, so this is a bug
@@ -38,6 +42,7 @@ impl EngineError {
             | EngineError::Validation(_)
             | EngineError::Conflict(_)
             | EngineError::Forbidden(_)
+            | EngineError::OriginNotAllowed { .. }
             | EngineError::Matcher(_) => false,
         }
     }

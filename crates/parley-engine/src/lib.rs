@@ -9,6 +9,7 @@
 //! 5. **commit**: user message, replies, session and outbox events in one transaction,
 //!    then published to live listeners ([`bus`]).
 //!
+//! [`widget`] is the public web widget's entry (bots found by id, the origin check).
 //! [`admin`] holds the management operations (bots, settings, rules, bot-as-code) that the
 //! HTTP API and the CLI share.
 
@@ -22,6 +23,7 @@ pub mod handoff;
 pub mod locks;
 pub mod render;
 pub mod route;
+pub mod widget;
 
 use std::sync::Arc;
 
@@ -40,6 +42,7 @@ pub use cache::CompiledBot;
 pub use error::{EngineError, Result};
 pub use guard::Limits;
 pub use route::{Effects, Reply, Responder, Services, TurnContext, UserInput};
+pub use widget::WidgetBot;
 
 use crate::cache::BotCache;
 use crate::locks::ConversationLocks;

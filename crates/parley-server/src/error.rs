@@ -23,6 +23,12 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("{0}")]
     Conflict(String),
+    /// 403 for a web page whose origin is not in the bot's `widget.allowed_origins`.
+    #[error("{}", origin_refusal(.origin.as_deref()))]
+    OriginNotAllowed { origin: Option<String> },
+    /// 429, with `Retry-After` in whole seconds.
+    #[error("too many requests from this address; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -44,6 +50,8 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::OriginNotAllowed { .. } => StatusCode::FORBIDDEN,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -60,6 +68,8 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
+            ApiError::OriginNotAllowed { .. } => "forbidden",
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Validation(_) => "validation_failed",
@@ -71,6 +81,12 @@ impl ApiError {
     fn details(&self) -> Value {
         match self {
             ApiError::Validation(v) => json!({ "fields": v.errors }),
+            ApiError::OriginNotAllowed { origin } => {
+                json!({ "reason": "origin_not_allowed", "origin": origin })
+            }
+            ApiError::RateLimited { retry_after_secs } => {
+                json!({ "retry_after_seconds": retry_after_secs })
+            }
             _ => json!({}),
         }
     }
@@ -87,6 +103,7 @@ impl From<EngineError> for ApiError {
             EngineError::Validation(v) => ApiError::Validation(v),
             EngineError::Conflict(m) => ApiError::Conflict(m),
             EngineError::Forbidden(m) => ApiError::Forbidden(m),
+            EngineError::OriginNotAllowed { origin } => ApiError::OriginNotAllowed { origin },
             EngineError::Store(s) => s.into(),
             EngineError::Matcher(m) => {
                 tracing::error!(error = %m, "stored rules failed to compile");
@@ -130,8 +147,24 @@ impl IntoResponse for ApiError {
             resp.headers_mut()
                 .insert("retry-after", HeaderValue::from_static("1"));
         }
+        if let ApiError::RateLimited { retry_after_secs } = self {
+            resp.headers_mut()
+                .insert("retry-after", HeaderValue::from(retry_after_secs));
+        }
         resp
     }
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+fn origin_refusal(origin: Option<&str>) -> String {
+    match origin {
+        Some(o) => format!(
+            "this bot's widget may not be used on {o}: add that origin to the bot's \
+             `widget.allowed_origins` setting"
+        ),
+        None => "this bot's widget accepts only the origins in its `widget.allowed_origins` \
+             setting, and this request named none (no Origin header)"
+            .to_string(),
+    }
+}

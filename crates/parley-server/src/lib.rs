@@ -7,8 +7,10 @@ pub mod error;
 pub mod extract;
 mod metrics;
 mod routes;
+pub mod widget;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
@@ -24,6 +26,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use auth::TokenKeys;
+pub use axum::http::HeaderName;
 pub use error::{ApiError, ApiResult};
 
 /// Settings of the HTTP edge.
@@ -33,13 +36,24 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// Lifetime of conversation tokens when the request names none.
     pub token_ttl: chrono::Duration,
+    /// Conversations one client address may start through the widget per minute
+    /// (0: unlimited).
+    pub widget_starts_per_minute: u32,
+    /// A header the reverse proxy in front of Parley sets to the client's address
+    /// (`x-real-ip`, `x-forwarded-for`); without it, the TCP peer's address counts.
+    pub client_ip_header: Option<HeaderName>,
 }
+
+/// Widget conversation starts per client address and minute, unless configured.
+pub const DEFAULT_WIDGET_STARTS_PER_MINUTE: u32 = 10;
 
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             max_body_bytes: 64 * 1024,
             token_ttl: chrono::Duration::hours(24),
+            widget_starts_per_minute: DEFAULT_WIDGET_STARTS_PER_MINUTE,
+            client_ip_header: None,
         }
     }
 }
@@ -50,6 +64,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     pub tokens: TokenKeys,
     pub http: Arc<HttpConfig>,
+    /// Widget conversation starts per client address.
+    pub widget_starts: Arc<widget::StartLimiter>,
 }
 
 impl AppState {
@@ -69,6 +85,9 @@ impl AppState {
         Ok(AppState {
             engine,
             tokens: TokenKeys::new(&secret),
+            widget_starts: Arc::new(widget::StartLimiter::per_minute(
+                http.widget_starts_per_minute,
+            )),
             http: Arc::new(http),
         })
     }
@@ -105,10 +124,15 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The whole application: API routes, health, the OpenAPI document.
+/// The whole application: API routes, health, the OpenAPI document, the web widget.
 pub fn router(state: AppState) -> Router {
-    let (api, openapi) = api_routes().split_for_parts();
+    let (api, browser, openapi) = route_parts();
     let openapi = Arc::new(openapi);
+    // The widget's CORS wraps the browser routes only, and goes on after their 405
+    // answer, so a preflight `OPTIONS` reaches it instead of the 405.
+    let browser = browser
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(widget::browser_cors(Some(state.engine.clone())));
     let max_body = state.http.max_body_bytes;
     let metrics = Arc::new(metrics::Metrics::default());
     api.route(
@@ -119,9 +143,8 @@ pub fn router(state: AppState) -> Router {
         }),
     )
     .fallback(|| async { ApiError::NotFound("no such route".into()) })
-    .method_not_allowed_fallback(|| async {
-        ApiError::MethodNotAllowed("this route does not take that method".into())
-    })
+    .method_not_allowed_fallback(method_not_allowed)
+    .merge(browser)
     .route(
         "/metrics",
         axum::routing::get(metrics::serve).with_state(metrics.clone()),
@@ -138,13 +161,19 @@ pub fn router(state: AppState) -> Router {
     .with_state(state)
 }
 
-/// The OpenAPI document, as served at `/openapi.json`.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_routes().split_for_parts().1
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed("this route does not take that method".into())
 }
 
-fn api_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// The OpenAPI document, as served at `/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    route_parts().2
+}
+
+/// The routes for keys and the public pages; the routes a browser calls from other sites
+/// (conversation tokens and the widget's public endpoints); and the document of both.
+fn route_parts() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
+    let (api, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::system::routes())
         .merge(routes::keys::routes())
         .merge(routes::bots::routes())
@@ -154,6 +183,14 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(routes::sessions::routes())
         .merge(routes::teams::routes())
         .merge(routes::transfers::routes())
+        .merge(routes::widget::pages())
+        .split_for_parts();
+    let (browser, browser_doc) = OpenApiRouter::new()
+        .merge(routes::conversations::token_routes())
+        .merge(routes::widget::routes())
+        .split_for_parts();
+    doc.merge(browser_doc);
+    (api, browser, doc)
 }
 
 /// Serves until `shutdown` completes, then finishes in-flight requests.
@@ -163,9 +200,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(expire_idle_flows(state.engine.clone()));
-    let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    // The peer address feeds the widget's per-address rate limit.
+    let served = axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
     sweeper.abort();
     served
 }

@@ -261,6 +261,9 @@ pub trait Store: Send + Sync + 'static {
     async fn bot_snapshot(&self, ws: Uuid, bot_id: Uuid) -> Result<Option<BotSnapshot>>;
     /// The bot's current version (`None`: no such bot in `ws`); cheap, for cache checks.
     async fn bot_version(&self, ws: Uuid, bot_id: Uuid) -> Result<Option<i64>>;
+    /// The workspace a bot belongs to, from its id alone. Only for public entry points (the
+    /// web widget) that have no key to name a workspace; everything else is scoped by one.
+    async fn bot_workspace(&self, bot_id: Uuid) -> Result<Option<Uuid>>;
     /// Creates or updates a whole bot from its definition, in one transaction.
     async fn import_bot(
         &self,
@@ -361,6 +364,9 @@ pub trait Store: Send + Sync + 'static {
         new: NewConversation,
     ) -> Result<(Conversation, Contact, CommittedTurn)>;
     async fn get_conversation(&self, ws: Uuid, id: Uuid) -> Result<Option<Conversation>>;
+    /// A conversation's workspace and bot, from its id alone (the widget's CORS check, which
+    /// runs before any credential is read).
+    async fn conversation_home(&self, id: Uuid) -> Result<Option<(Uuid, Uuid)>>;
     async fn get_contact(&self, ws: Uuid, id: Uuid) -> Result<Option<Contact>>;
     async fn list_conversations(
         &self,

@@ -1156,6 +1156,14 @@ impl Store for SqliteStore {
             .doing("reading a bot's version")
     }
 
+    async fn bot_workspace(&self, bot_id: Uuid) -> Result<Option<Uuid>> {
+        sqlx::query_scalar("SELECT workspace_id FROM bots WHERE id = ?")
+            .bind(bot_id)
+            .fetch_optional(&self.reader)
+            .await
+            .doing("finding a bot's workspace")
+    }
+
     async fn import_bot(
         &self,
         ws: Uuid,
@@ -1531,6 +1539,14 @@ impl Store for SqliteStore {
             .await
             .doing("reading a conversation")?;
         row.as_ref().map(conversation_from_row).transpose()
+    }
+
+    async fn conversation_home(&self, id: Uuid) -> Result<Option<(Uuid, Uuid)>> {
+        sqlx::query_as("SELECT workspace_id, bot_id FROM conversations WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await
+            .doing("finding a conversation's workspace")
     }
 
     async fn get_contact(&self, ws: Uuid, id: Uuid) -> Result<Option<Contact>> {

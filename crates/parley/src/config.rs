@@ -26,6 +26,12 @@ pub struct Config {
     pub max_message_chars: usize,
     /// Default lifetime of conversation tokens, in seconds.
     pub token_ttl_seconds: i64,
+    /// Conversations one client address may start through the web widget per minute
+    /// (0: unlimited).
+    pub widget_starts_per_minute: u32,
+    /// Behind a reverse proxy: the header it sets to the client's address (`X-Real-IP`,
+    /// `X-Forwarded-For`: the last address in it counts). Unset: the TCP peer counts.
+    pub client_ip_header: Option<String>,
     /// SQLite's `synchronous`: `full` (default: commits are on disk before they are
     /// acknowledged) or `normal` (they survive a process kill, not a power cut).
     pub sqlite_synchronous: parley_store::Synchronous,
@@ -41,6 +47,7 @@ struct Defaults {
     max_body_bytes: usize,
     max_message_chars: usize,
     token_ttl_seconds: i64,
+    widget_starts_per_minute: u32,
     sqlite_synchronous: String,
     log: String,
 }
@@ -53,6 +60,7 @@ impl Default for Defaults {
             max_body_bytes: 64 * 1024,
             max_message_chars: 4096,
             token_ttl_seconds: 24 * 3600,
+            widget_starts_per_minute: parley_server::DEFAULT_WIDGET_STARTS_PER_MINUTE,
             sqlite_synchronous: "full".into(),
             log: "info".into(),
         }
@@ -100,6 +108,11 @@ impl Config {
         if !(60..=30 * 24 * 3600).contains(&self.token_ttl_seconds) {
             bail!("token_ttl_seconds must be between 60 and 2592000");
         }
+        if let Some(name) = &self.client_ip_header {
+            if parley_server::HeaderName::from_bytes(name.trim().as_bytes()).is_err() {
+                bail!("client_ip_header must be an HTTP header name, like `X-Real-IP`");
+            }
+        }
         if let Some(key) = &self.admin_key {
             use secrecy::ExposeSecret;
             if key.expose_secret().trim().len() < 16 {
@@ -107,6 +120,13 @@ impl Config {
             }
         }
         Ok(self)
+    }
+
+    /// The client address header as the server takes it (checked by `validate`).
+    pub fn client_ip_header(&self) -> Option<parley_server::HeaderName> {
+        self.client_ip_header
+            .as_deref()
+            .and_then(|n| parley_server::HeaderName::from_bytes(n.trim().as_bytes()).ok())
     }
 
     /// Makes sure the data directory exists; says which one when it cannot be made.
@@ -166,6 +186,26 @@ mod tests {
             let c = Config::load(Some(Path::new("p.toml")), FlagOverrides::default())
                 .map_err(|e| e.to_string())?;
             assert_eq!(c.log, "debug");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_widget_limit_and_proxy_header_are_read_and_checked() {
+        figment::Jail::expect_with(|jail| {
+            let c = Config::load(None, FlagOverrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(c.widget_starts_per_minute, 10);
+            assert!(c.client_ip_header().is_none());
+            jail.set_env("PARLEY_WIDGET_STARTS_PER_MINUTE", "0");
+            jail.set_env("PARLEY_CLIENT_IP_HEADER", "X-Real-IP");
+            let c = Config::load(None, FlagOverrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(c.widget_starts_per_minute, 0);
+            assert_eq!(c.client_ip_header().unwrap().as_str(), "x-real-ip");
+            jail.set_env("PARLEY_CLIENT_IP_HEADER", "not a header");
+            let err = Config::load(None, FlagOverrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("client_ip_header"), "{err}");
             Ok(())
         });
     }

@@ -283,6 +283,8 @@ async fn serve(config: Config, engine: Arc<Engine>, demo: bool) -> anyhow::Resul
         HttpConfig {
             max_body_bytes: config.max_body_bytes,
             token_ttl: chrono::Duration::seconds(config.token_ttl_seconds),
+            widget_starts_per_minute: config.widget_starts_per_minute,
+            client_ip_header: config.client_ip_header(),
         },
     )
     .await?;
@@ -294,6 +296,9 @@ async fn serve(config: Config, engine: Arc<Engine>, demo: bool) -> anyhow::Resul
         "Parley is listening on http://{addr} (data in {})",
         config.data_dir.display()
     );
+    if demo {
+        println!("Try the web widget: http://{addr}/demo");
+    }
     tracing::info!(%addr, "listening");
     parley_server::serve(listener, state, shutdown_signal()).await?;
     // Every acknowledged turn is already committed; dropping the store closes its pools.

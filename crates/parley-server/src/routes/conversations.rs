@@ -27,18 +27,25 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{parse_json, ApiJson, ApiQuery, Ids};
 use crate::{success, AppState};
 
+/// The routes for keys only.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create, list))
         .routes(routes!(get, delete))
+        .routes(routes!(panel))
+        .routes(routes!(token))
+        .routes(routes!(close))
+}
+
+/// The routes a conversation token opens (and keys too): what a browser calls, so the
+/// widget's CORS layer wraps exactly these.
+pub fn token_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .routes(routes!(send))
         .routes(routes!(receive))
         .routes(routes!(complete))
         .routes(routes!(messages))
         .routes(routes!(session))
-        .routes(routes!(panel))
-        .routes(routes!(token))
-        .routes(routes!(close))
         .routes(routes!(events))
         .routes(routes!(give_feedback, list_feedback))
 }

@@ -1,4 +1,5 @@
-//! The API routes, one module per resource. Each handler's doc line names its route.
+//! The API routes, one module per resource (and the widget's pages). Each handler's doc
+//! line names its route.
 
 pub mod bots;
 pub mod conversations;
@@ -9,6 +10,7 @@ pub mod sessions;
 pub mod system;
 pub mod teams;
 pub mod transfers;
+pub mod widget;
 
 use parley_store::PageRequest;
 use serde::Deserialize;

@@ -7,6 +7,7 @@
 mod auth;
 mod bad_input;
 mod bots;
+mod browser;
 mod conversations;
 mod flows;
 mod handoff;
@@ -14,3 +15,4 @@ mod helpers;
 mod keywords;
 mod process;
 mod system;
+mod widget;
