@@ -1,0 +1,237 @@
+//! Text helpers shared by chunking, indexing and answering: the English analyzer (so the
+//! index and the answer extractor agree on what a "term" is), the token estimator and the
+//! sentence splitter. Kept in one place because a change to any of them changes retrieval,
+//! and [`ANALYZER_VERSION`] must then be bumped so existing indexes are rebuilt.
+
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter,
+    TextAnalyzer, TokenStream,
+};
+
+/// The name the analyzer is registered under in every index.
+pub const ANALYZER_NAME: &str = "parley_en";
+
+/// Bumped whenever the analyzer's output changes (stop words, filters, stemmer). It is part of
+/// the index's version marker, so an index built by an older analyzer is rebuilt on open.
+pub const ANALYZER_VERSION: u32 = 1;
+
+/// Words dropped before stemming. Lucene's short English list plus the question words,
+/// pronouns and auxiliaries customers wrap around a question ("how do I…", "can you…"),
+/// which carry no topic and would otherwise let any chunk match any question. Contraction
+/// tails (`don't` → `don`, `t`) are here too because the tokenizer splits on the apostrophe.
+const STOP_WORDS: &[&str] = &[
+    // Lucene / tantivy English list.
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
+    "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
+    "they", "this", "to", "was", "will", "with", // Question words and auxiliaries.
+    "how", "what", "when", "where", "which", "who", "whom", "why", "do", "does", "did", "done",
+    "can", "could", "would", "should", "shall", "may", "might", "must", "am", "been", "being",
+    "have", "has", "had", "get", "got", "so", "than", "too", "very", "just", "also", "any", "some",
+    "about", "from", "up", "out", "here", "its", // Pronouns.
+    "i", "me", "my", "mine", "myself", "you", "your", "yours", "we", "us", "our", "ours", "he",
+    "him", "his", "she", "her", "them", "those", "someone", // Contraction tails.
+    "s", "t", "d", "ll", "m", "re", "ve", "don", "doesn", "didn", "isn", "aren", "wasn", "won",
+    "hi", "hello", "please", "thanks", "thank",
+];
+
+/// The analyzer every text field of the index uses and the answer extractor reuses:
+/// split on non-alphanumerics, drop tokens over 40 bytes, lower-case, fold accents, drop
+/// [`STOP_WORDS`], then apply the Snowball English stemmer.
+pub fn english_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .filter(StopWordFilter::remove(
+            STOP_WORDS.iter().map(|word| (*word).to_owned()),
+        ))
+        .filter(Stemmer::default())
+        .build()
+}
+
+/// The stemmed terms of `text` in order, stop words removed (duplicates kept).
+pub fn terms(text: &str) -> Vec<String> {
+    let mut analyzer = english_analyzer();
+    let mut stream = analyzer.token_stream(text);
+    let mut out = Vec::new();
+    while stream.advance() {
+        out.push(stream.token().text.clone());
+    }
+    out
+}
+
+/// The stemmed terms of `text`, each once, in order of first appearance.
+pub fn distinct_terms(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for term in terms(text) {
+        if !out.contains(&term) {
+            out.push(term);
+        }
+    }
+    out
+}
+
+/// Estimated model tokens in `text`: `ceil(words × 4 / 3)`, a word being a run of
+/// non-whitespace. English prose averages about 0.75 words per BPE token, so this is close
+/// enough to size chunks without shipping a tokenizer; it undercounts long URLs and code.
+pub fn estimate_tokens(text: &str) -> usize {
+    let words = text.split_whitespace().count();
+    (words * 4).div_ceil(3)
+}
+
+/// One sentence (or line) of a paragraph, as a slice of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sentence<'a> {
+    /// The sentence, trimmed.
+    pub text: &'a str,
+    /// Whether it starts a new line of the paragraph (a list item, a table row) rather than
+    /// following the previous sentence on the same line.
+    pub starts_line: bool,
+}
+
+/// Abbreviations after which a full stop does not end a sentence (lower-case, without the dot).
+const ABBREVIATIONS: &[&str] = &[
+    "e.g", "i.e", "etc", "mr", "mrs", "ms", "dr", "st", "no", "vs", "approx", "incl", "inc", "ltd",
+    "co", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+    "mon", "tue", "wed", "thu", "fri", "sat", "sun", "min", "max", "est",
+];
+
+/// Splits a paragraph into sentences: at every line break, and after `.`, `!` or `?`
+/// (plus any closing quotes or brackets) followed by whitespace and a capital letter, digit,
+/// quote or bracket — unless the word before the stop is a known abbreviation or a single
+/// letter. Every non-whitespace character of `paragraph` lands in exactly one sentence.
+pub fn split_sentences(paragraph: &str) -> Vec<Sentence<'_>> {
+    let mut out = Vec::new();
+    for line in paragraph.lines() {
+        let mut starts_line = true;
+        for sentence in split_line(line) {
+            out.push(Sentence {
+                text: sentence,
+                starts_line,
+            });
+            starts_line = false;
+        }
+    }
+    out
+}
+
+fn split_line(line: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let chars: Vec<(usize, char)> = line.char_indices().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let (_, c) = chars[i];
+        if matches!(c, '.' | '!' | '?') {
+            // Swallow repeated terminators and closing quotes/brackets.
+            let mut end = i + 1;
+            while end < chars.len()
+                && matches!(
+                    chars[end].1,
+                    '.' | '!' | '?' | '"' | '\'' | ')' | ']' | '”' | '’'
+                )
+            {
+                end += 1;
+            }
+            let at_space = end < chars.len() && chars[end].1.is_whitespace();
+            if at_space {
+                let mut next = end;
+                while next < chars.len() && chars[next].1.is_whitespace() {
+                    next += 1;
+                }
+                let opens_sentence = next < chars.len() && {
+                    let n = chars[next].1;
+                    n.is_uppercase()
+                        || n.is_ascii_digit()
+                        || matches!(n, '"' | '\'' | '(' | '[' | '“' | '‘' | '$' | '£' | '€')
+                };
+                if opens_sentence && (c != '.' || !ends_with_abbreviation(&line[start..chars[i].0]))
+                {
+                    let cut = chars.get(end).map_or(line.len(), |(at, _)| *at);
+                    let sentence = line[start..cut].trim();
+                    if !sentence.is_empty() {
+                        out.push(sentence);
+                    }
+                    start = cut;
+                    i = next;
+                    continue;
+                }
+            }
+            i = end;
+            continue;
+        }
+        i += 1;
+    }
+    let rest = line[start..].trim();
+    if !rest.is_empty() {
+        out.push(rest);
+    }
+    out
+}
+
+fn ends_with_abbreviation(before_stop: &str) -> bool {
+    let word = before_stop
+        .rsplit(|c: char| c.is_whitespace() || c == '(')
+        .next()
+        .unwrap_or("");
+    let lower = word.to_lowercase();
+    (word.chars().count() == 1 && word.chars().all(char::is_alphabetic))
+        || ABBREVIATIONS.contains(&lower.as_str())
+}
+
+/// Collapses every run of whitespace to one space and trims the ends.
+pub fn collapse_whitespace(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stems_and_drops_stop_words() {
+        assert_eq!(
+            terms("How do I return my shoes? Returning is easy"),
+            vec!["return", "shoe", "return", "easi"]
+        );
+        assert_eq!(distinct_terms("refunds refunded refund"), vec!["refund"]);
+    }
+
+    #[test]
+    fn token_estimate_is_four_thirds_of_words() {
+        assert_eq!(estimate_tokens(""), 0);
+        assert_eq!(estimate_tokens("one two three"), 4);
+        assert_eq!(estimate_tokens("a b c d e f"), 8);
+    }
+
+    #[test]
+    fn sentences_split_on_stops_and_lines_but_not_abbreviations_or_prices() {
+        let text = "Standard costs $4.95. Express is faster, e.g. Next day. Really? Yes!\n- item one\n- item two";
+        let got: Vec<&str> = split_sentences(text).iter().map(|s| s.text).collect();
+        assert_eq!(
+            got,
+            vec![
+                "Standard costs $4.95.",
+                "Express is faster, e.g. Next day.",
+                "Really?",
+                "Yes!",
+                "- item one",
+                "- item two"
+            ]
+        );
+        let starts: Vec<bool> = split_sentences(text)
+            .iter()
+            .map(|s| s.starts_line)
+            .collect();
+        assert_eq!(starts, vec![true, false, false, false, true, true]);
+    }
+
+    #[test]
+    fn sentence_split_keeps_quotes_with_their_sentence() {
+        let got: Vec<&str> = split_sentences("He said \"Stop.\" Then left.")
+            .iter()
+            .map(|s| s.text)
+            .collect();
+        assert_eq!(got, vec!["He said \"Stop.\"", "Then left."]);
+    }
+}
