@@ -22,6 +22,10 @@ use crate::text::{distinct_terms, split_sentences};
 /// questions (see `BENCHMARKS.md`).
 pub const DEFAULT_THRESHOLD: f32 = 0.6;
 
+/// How much coverage a candidate gives up per rank below the top hit when choosing which
+/// chunk to answer from.
+const RANK_PENALTY: f32 = 0.1;
+
 /// How answers are chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AnswerOptions {
@@ -97,16 +101,16 @@ pub fn extract_answer(
 }
 
 /// The best answer among the first `options.candidates` hits whatever its confidence: the
-/// chunk covering most of the query's weight (ties go to the better-ranked hit), trimmed to
-/// its best run of sentences. `terms` come from [`KbIndex::term_weights`]; `hits` may come
+/// chunk covering most of the query's weight, less [`RANK_PENALTY`] per rank below the top
+/// hit, trimmed to its best run of sentences. `terms` come from [`KbIndex::term_weights`]; `hits` may come
 /// from BM25 or from a fused list. `None` when there are no hits or no terms.
 pub fn best_passage(terms: &[TermWeight], hits: &[Hit], options: &AnswerOptions) -> Option<Answer> {
     let total: f32 = terms.iter().map(|t| t.idf).sum();
     if total <= 0.0 {
         return None;
     }
-    let mut best: Option<(f32, &Hit)> = None;
-    for hit in hits.iter().take(options.candidates.max(1)) {
+    let mut best: Option<(f32, f32, &Hit)> = None;
+    for (rank, hit) in hits.iter().take(options.candidates.max(1)).enumerate() {
         let chunk = &hit.chunk;
         let mut present: HashSet<String> = distinct_terms(&chunk.text).into_iter().collect();
         present.extend(distinct_terms(&chunk.title));
@@ -114,11 +118,15 @@ pub fn best_passage(terms: &[TermWeight], hits: &[Hit], options: &AnswerOptions)
             present.extend(distinct_terms(heading));
         }
         let coverage = covered_weight(terms, &present) / total;
-        if best.is_none_or(|(score, _)| coverage > score) {
-            best = Some((coverage, hit));
+        // The ranking already weighs term frequency and chunk length; a lower-ranked chunk
+        // must cover clearly more of the question to be preferred (cross-references such
+        // as "see Privacy and your data" cover a lot while answering nothing).
+        let preference = coverage - RANK_PENALTY * rank as f32;
+        if best.is_none_or(|(score, _, _)| preference > score) {
+            best = Some((preference, coverage, hit));
         }
     }
-    let (confidence, hit) = best?;
+    let (_, confidence, hit) = best?;
     let chunk = &hit.chunk;
     let text = match chunk.kind {
         // The pair stays whole: the answer is everything after the question line.

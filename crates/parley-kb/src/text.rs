@@ -5,7 +5,7 @@
 
 use tantivy::tokenizer::{
     AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter,
-    TextAnalyzer, TokenStream,
+    TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer,
 };
 
 /// The name the analyzer is registered under in every index.
@@ -13,30 +13,236 @@ pub const ANALYZER_NAME: &str = "parley_en";
 
 /// Bumped whenever the analyzer's output changes (stop words, filters, stemmer). It is part of
 /// the index's version marker, so an index built by an older analyzer is rebuilt on open.
-pub const ANALYZER_VERSION: u32 = 1;
+pub const ANALYZER_VERSION: u32 = 2;
 
-/// Words dropped before stemming. Lucene's short English list plus the question words,
-/// pronouns and auxiliaries customers wrap around a question ("how do I…", "can you…"),
-/// which carry no topic and would otherwise let any chunk match any question. Contraction
-/// tails (`don't` → `don`, `t`) are here too because the tokenizer splits on the apostrophe.
+/// Words dropped before stemming: a general English stop list (function words, pronouns,
+/// auxiliaries) plus the filler customers wrap around a question ("can you tell me…",
+/// "something", "still", "please"). They carry no topic, and a filler word that the
+/// knowledge base happens not to contain would otherwise count as an unmatched, highly
+/// specific term and sink the answer confidence. Contraction tails (`don't` → `don`, `t`)
+/// are here too because the tokenizer splits on the apostrophe. Not tuned to any dataset.
 const STOP_WORDS: &[&str] = &[
-    // Lucene / tantivy English list.
-    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
-    "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
-    "they", "this", "to", "was", "will", "with", // Question words and auxiliaries.
-    "how", "what", "when", "where", "which", "who", "whom", "why", "do", "does", "did", "done",
-    "can", "could", "would", "should", "shall", "may", "might", "must", "am", "been", "being",
-    "have", "has", "had", "get", "got", "so", "than", "too", "very", "just", "also", "any", "some",
-    "about", "from", "up", "out", "here", "its", // Pronouns.
-    "i", "me", "my", "mine", "myself", "you", "your", "yours", "we", "us", "our", "ours", "he",
-    "him", "his", "she", "her", "them", "those", "someone", // Contraction tails.
-    "s", "t", "d", "ll", "m", "re", "ve", "don", "doesn", "didn", "isn", "aren", "wasn", "won",
-    "hi", "hello", "please", "thanks", "thank",
+    // Articles, conjunctions, prepositions.
+    "a",
+    "an",
+    "the",
+    "and",
+    "but",
+    "or",
+    "nor",
+    "if",
+    "as",
+    "at",
+    "by",
+    "for",
+    "from",
+    "in",
+    "into",
+    "of",
+    "on",
+    "onto",
+    "to",
+    "with",
+    "about",
+    "so",
+    "than",
+    "then",
+    "because",
+    "while",
+    // Pronouns and determiners.
+    "i",
+    "me",
+    "my",
+    "mine",
+    "myself",
+    "you",
+    "your",
+    "yours",
+    "yourself",
+    "we",
+    "us",
+    "our",
+    "ours",
+    "he",
+    "him",
+    "his",
+    "she",
+    "her",
+    "hers",
+    "it",
+    "its",
+    "itself",
+    "they",
+    "them",
+    "their",
+    "theirs",
+    "this",
+    "that",
+    "these",
+    "those",
+    "there",
+    "here",
+    "such",
+    "some",
+    "any",
+    "someone",
+    "somebody",
+    "anyone",
+    "anybody",
+    "everyone",
+    // Question words.
+    "how",
+    "what",
+    "when",
+    "where",
+    "which",
+    "who",
+    "whom",
+    "whose",
+    "why",
+    // Auxiliaries and modals.
+    "am",
+    "is",
+    "are",
+    "was",
+    "were",
+    "be",
+    "been",
+    "being",
+    "do",
+    "does",
+    "did",
+    "doing",
+    "done",
+    "have",
+    "has",
+    "had",
+    "having",
+    "can",
+    "could",
+    "will",
+    "would",
+    "shall",
+    "should",
+    "may",
+    "might",
+    "must",
+    // Question filler.
+    "get",
+    "gets",
+    "got",
+    "getting",
+    "gotten",
+    "want",
+    "wanted",
+    "wants",
+    "need",
+    "needs",
+    "like",
+    "know",
+    "tell",
+    "let",
+    "please",
+    "thanks",
+    "thank",
+    "hi",
+    "hello",
+    "hey",
+    "ok",
+    "okay",
+    "much",
+    "many",
+    "something",
+    "anything",
+    "thing",
+    "things",
+    "stuff",
+    "way",
+    "really",
+    "still",
+    "just",
+    "also",
+    "ever",
+    "even",
+    "yet",
+    "already",
+    "actually",
+    "possible",
+    "able",
+    "happen",
+    "happens",
+    "too",
+    "very",
+    "not",
+    "no",
+    "yes",
+    "again",
+    // Contraction tails.
+    "s",
+    "t",
+    "d",
+    "ll",
+    "m",
+    "re",
+    "ve",
+    "don",
+    "doesn",
+    "didn",
+    "isn",
+    "aren",
+    "wasn",
+    "weren",
+    "won",
+    "wouldn",
+    "couldn",
+    "shouldn",
+    "haven",
+    "hasn",
+    "hadn",
+];
+
+/// Irregular and derived forms the Snowball stemmer does not bring together, mapped to a
+/// form that stems like the rest of their family ("paid" → "pay", "delivery" → "deliver",
+/// whose stems are otherwise `paid`/`pay` and `deliveri`/`deliv`). General English, applied
+/// before stemming to documents and questions alike.
+const BASE_FORMS: &[(&str, &str)] = &[
+    ("paid", "pay"),
+    ("sent", "send"),
+    ("bought", "buy"),
+    ("brought", "bring"),
+    ("sold", "sell"),
+    ("lost", "lose"),
+    ("broke", "break"),
+    ("broken", "break"),
+    ("came", "come"),
+    ("gave", "give"),
+    ("given", "give"),
+    ("took", "take"),
+    ("taken", "take"),
+    ("made", "make"),
+    ("chose", "choose"),
+    ("chosen", "choose"),
+    ("spent", "spend"),
+    ("kept", "keep"),
+    ("found", "find"),
+    ("held", "hold"),
+    ("told", "tell"),
+    ("wrote", "write"),
+    ("written", "write"),
+    ("went", "go"),
+    ("gone", "go"),
+    ("thought", "think"),
+    ("left", "leave"),
+    ("ran", "run"),
+    ("delivery", "deliver"),
+    ("deliveries", "deliver"),
+    ("recovery", "recover"),
+    ("discovery", "discover"),
 ];
 
 /// The analyzer every text field of the index uses and the answer extractor reuses:
 /// split on non-alphanumerics, drop tokens over 40 bytes, lower-case, fold accents, drop
-/// [`STOP_WORDS`], then apply the Snowball English stemmer.
+/// [`STOP_WORDS`], map [`BASE_FORMS`], then apply the Snowball English stemmer.
 pub fn english_analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(40))
@@ -45,8 +251,62 @@ pub fn english_analyzer() -> TextAnalyzer {
         .filter(StopWordFilter::remove(
             STOP_WORDS.iter().map(|word| (*word).to_owned()),
         ))
+        .filter(BaseForms)
         .filter(Stemmer::default())
         .build()
+}
+
+/// Token filter replacing [`BASE_FORMS`] keys (lower-case tokens) with their base form.
+#[derive(Clone, Copy, Debug)]
+struct BaseForms;
+
+impl TokenFilter for BaseForms {
+    type Tokenizer<T: Tokenizer> = BaseFormsFilter<T>;
+
+    fn transform<T: Tokenizer>(self, tokenizer: T) -> BaseFormsFilter<T> {
+        BaseFormsFilter { inner: tokenizer }
+    }
+}
+
+#[derive(Clone)]
+struct BaseFormsFilter<T> {
+    inner: T,
+}
+
+impl<T: Tokenizer> Tokenizer for BaseFormsFilter<T> {
+    type TokenStream<'a> = BaseFormsStream<T::TokenStream<'a>>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        BaseFormsStream {
+            tail: self.inner.token_stream(text),
+        }
+    }
+}
+
+struct BaseFormsStream<S> {
+    tail: S,
+}
+
+impl<S: TokenStream> TokenStream for BaseFormsStream<S> {
+    fn advance(&mut self) -> bool {
+        if !self.tail.advance() {
+            return false;
+        }
+        let token = self.tail.token_mut();
+        if let Some((_, base)) = BASE_FORMS.iter().find(|(form, _)| *form == token.text) {
+            token.text.clear();
+            token.text.push_str(base);
+        }
+        true
+    }
+
+    fn token(&self) -> &Token {
+        self.tail.token()
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.tail.token_mut()
+    }
 }
 
 /// The stemmed terms of `text` in order, stop words removed (duplicates kept).
@@ -195,6 +455,11 @@ mod tests {
             vec!["return", "shoe", "return", "easi"]
         );
         assert_eq!(distinct_terms("refunds refunded refund"), vec!["refund"]);
+        assert_eq!(
+            distinct_terms("delivered delivery deliveries"),
+            vec!["deliv"]
+        );
+        assert_eq!(distinct_terms("paid pay payment"), vec!["pay", "payment"]);
     }
 
     #[test]
