@@ -23,6 +23,8 @@ const DATASET: &str = "help-centre";
 fn main() -> Result<()> {
     let mut threshold = parley_kb::DEFAULT_THRESHOLD;
     let mut verbose = false;
+    let mut options = AnswerOptions::default();
+    let mut chunking = ChunkConfig::default();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
     let mut dir = root.join("help-centre");
     let mut questions_path = root.join("help-centre-questions.jsonl");
@@ -33,6 +35,27 @@ fn main() -> Result<()> {
                 threshold = args.next().context("--threshold needs a value")?.parse()?;
             }
             "--verbose" => verbose = true,
+            "--rank-penalty" => {
+                options.rank_penalty = args
+                    .next()
+                    .context("--rank-penalty needs a value")?
+                    .parse()?;
+            }
+            "--target-tokens" => {
+                chunking.target_tokens = args
+                    .next()
+                    .context("--target-tokens needs a value")?
+                    .parse()?;
+            }
+            "--overlap-tokens" => {
+                chunking.overlap_tokens = args
+                    .next()
+                    .context("--overlap-tokens needs a value")?
+                    .parse()?;
+            }
+            "--candidates" => {
+                options.candidates = args.next().context("--candidates needs a value")?.parse()?;
+            }
             "--dir" => dir = PathBuf::from(args.next().context("--dir needs a path")?),
             "--questions" => {
                 questions_path = PathBuf::from(args.next().context("--questions needs a path")?);
@@ -59,7 +82,7 @@ fn main() -> Result<()> {
             .to_owned();
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         for doc in parse(&bytes, &name, None, &ParseLimits::default())? {
-            let chunks = chunk_document(&name, &doc, &ChunkConfig::default());
+            let chunks = chunk_document(&name, &doc, &chunking);
             documents.push(DocumentChunks {
                 dataset_id: DATASET.to_owned(),
                 doc_id: name.clone(),
@@ -75,10 +98,7 @@ fn main() -> Result<()> {
             .with_context(|| format!("reading {}", questions_path.display()))?,
     )
     .map_err(anyhow::Error::msg)?;
-    let options = AnswerOptions {
-        threshold,
-        ..AnswerOptions::default()
-    };
+    options.threshold = threshold;
     let outcomes = evaluate(&index, &[DATASET], &questions, &options)?;
     let main = report(&outcomes, threshold);
 
@@ -128,7 +148,15 @@ fn main() -> Result<()> {
                 o.top_doc.as_deref().unwrap_or("-"),
                 o.answer_doc.as_deref().unwrap_or("-"),
             );
-            if verbose && answered {
+            if !o.unmatched_terms.is_empty() {
+                let missing: Vec<String> = o
+                    .unmatched_terms
+                    .iter()
+                    .map(|(t, idf)| format!("{t}({idf:.1})"))
+                    .collect();
+                println!("       unmatched: {}", missing.join(" "));
+            }
+            if answered {
                 if let Some(text) = &o.answer_text {
                     println!("       → {}", text.replace('\n', " / "));
                 }

@@ -20,11 +20,7 @@ use crate::text::{distinct_terms, split_sentences};
 
 /// The threshold [`AnswerOptions::default`] uses, chosen on the demo help centre's labelled
 /// questions (see `BENCHMARKS.md`).
-pub const DEFAULT_THRESHOLD: f32 = 0.6;
-
-/// How much coverage a candidate gives up per rank below the top hit when choosing which
-/// chunk to answer from.
-const RANK_PENALTY: f32 = 0.1;
+pub const DEFAULT_THRESHOLD: f32 = 0.5;
 
 /// How answers are chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -35,6 +31,11 @@ pub struct AnswerOptions {
     pub candidates: usize,
     /// The most sentences an answer keeps from its chunk.
     pub max_sentences: usize,
+    /// Coverage a candidate gives up per rank below the top hit when choosing which chunk
+    /// to answer from: the ranking already weighs term frequency and chunk length, so a
+    /// lower-ranked chunk must cover clearly more of the question to be preferred
+    /// (cross-references such as "see Privacy and your data" cover a lot, answer nothing).
+    pub rank_penalty: f32,
 }
 
 impl Default for AnswerOptions {
@@ -43,6 +44,7 @@ impl Default for AnswerOptions {
             threshold: DEFAULT_THRESHOLD,
             candidates: 5,
             max_sentences: 3,
+            rank_penalty: 0.3,
         }
     }
 }
@@ -101,8 +103,8 @@ pub fn extract_answer(
 }
 
 /// The best answer among the first `options.candidates` hits whatever its confidence: the
-/// chunk covering most of the query's weight, less [`RANK_PENALTY`] per rank below the top
-/// hit, trimmed to its best run of sentences. `terms` come from [`KbIndex::term_weights`]; `hits` may come
+/// chunk covering most of the query's weight, less [`AnswerOptions::rank_penalty`] per rank
+/// below the top hit, trimmed to its best run of sentences. `terms` come from [`KbIndex::term_weights`]; `hits` may come
 /// from BM25 or from a fused list. `None` when there are no hits or no terms.
 pub fn best_passage(terms: &[TermWeight], hits: &[Hit], options: &AnswerOptions) -> Option<Answer> {
     let total: f32 = terms.iter().map(|t| t.idf).sum();
@@ -118,10 +120,7 @@ pub fn best_passage(terms: &[TermWeight], hits: &[Hit], options: &AnswerOptions)
             present.extend(distinct_terms(heading));
         }
         let coverage = covered_weight(terms, &present) / total;
-        // The ranking already weighs term frequency and chunk length; a lower-ranked chunk
-        // must cover clearly more of the question to be preferred (cross-references such
-        // as "see Privacy and your data" cover a lot while answering nothing).
-        let preference = coverage - RANK_PENALTY * rank as f32;
+        let preference = coverage - options.rank_penalty * rank as f32;
         if best.is_none_or(|(score, _, _)| preference > score) {
             best = Some((preference, coverage, hit));
         }

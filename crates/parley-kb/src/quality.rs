@@ -5,10 +5,13 @@
 //! level on the answerable ones, how often the bot answers (and answers from the right
 //! document) at a threshold, and how often it honestly declines the unanswerable ones.
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 
 use crate::answer::{best_passage, AnswerOptions};
 use crate::index::{IndexError, KbIndex};
+use crate::text::distinct_terms;
 
 /// One line of a question file: `{"question": "...", "answer": "shipping.md"}`, with
 /// `"answer": null` for a question the knowledge base cannot answer.
@@ -47,6 +50,9 @@ pub struct QuestionOutcome {
     pub confidence: Option<f32>,
     /// That answer's text.
     pub answer_text: Option<String>,
+    /// The question's terms (stemmed) missing from that answer's chunk, with their idf:
+    /// what to add to the articles, or what the question is really about.
+    pub unmatched_terms: Vec<(String, f32)>,
 }
 
 /// Aggregate figures at one threshold.
@@ -91,6 +97,22 @@ pub fn evaluate<S: AsRef<str>>(
         });
         let terms = index.term_weights(&question.question)?;
         let answer = best_passage(&terms, &hits, options);
+        let unmatched_terms = answer
+            .as_ref()
+            .and_then(|a| hits.iter().find(|h| h.chunk.chunk_id == a.source.chunk_id))
+            .map(|hit| {
+                let chunk = &hit.chunk;
+                let mut present: HashSet<String> =
+                    distinct_terms(&chunk.text).into_iter().collect();
+                present.extend(distinct_terms(&chunk.title));
+                present.extend(chunk.heading_path.iter().flat_map(|h| distinct_terms(h)));
+                terms
+                    .iter()
+                    .filter(|t| !present.contains(&t.term))
+                    .map(|t| (t.term.clone(), t.idf))
+                    .collect()
+            })
+            .unwrap_or_default();
         outcomes.push(QuestionOutcome {
             question: question.clone(),
             rank,
@@ -98,6 +120,7 @@ pub fn evaluate<S: AsRef<str>>(
             answer_doc: answer.as_ref().map(|a| a.source.doc_id.clone()),
             confidence: answer.as_ref().map(|a| a.confidence),
             answer_text: answer.map(|a| a.text),
+            unmatched_terms,
         });
     }
     Ok(outcomes)

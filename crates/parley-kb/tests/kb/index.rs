@@ -284,3 +284,51 @@ fn answers_cite_their_source_and_decline_what_the_data_does_not_cover() {
         .unwrap();
     assert!(none.is_none(), "{none:?}");
 }
+
+/// Guards the figures recorded in BENCHMARKS.md against regressions (run
+/// `cargo run -p parley-kb --example kb_quality --release` for the full report).
+#[test]
+fn demo_help_centre_quality_does_not_regress() {
+    use parley_kb::quality::{evaluate, parse_questions, report};
+    use parley_kb::{parse, ParseLimits};
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let dir = tempfile::tempdir().unwrap();
+    let index = KbIndex::open_or_create(dir.path()).unwrap();
+    let mut documents = Vec::new();
+    for entry in std::fs::read_dir(root.join("help-centre")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let doc = parse(
+            &std::fs::read(&path).unwrap(),
+            &name,
+            None,
+            &ParseLimits::default(),
+        )
+        .unwrap()
+        .remove(0);
+        documents.push(DocumentChunks {
+            dataset_id: "help".into(),
+            chunks: chunk_document(&name, &doc, &ChunkConfig::default()),
+            doc_id: name,
+        });
+    }
+    index.rebuild(documents).unwrap();
+    let questions = parse_questions(
+        &std::fs::read_to_string(root.join("help-centre-questions.jsonl")).unwrap(),
+    )
+    .unwrap();
+    assert!(questions.iter().filter(|q| q.answer.is_some()).count() >= 100);
+    assert!(questions.iter().filter(|q| q.answer.is_none()).count() >= 30);
+
+    let options = AnswerOptions::default();
+    let r = report(
+        &evaluate(&index, &["help"], &questions, &options).unwrap(),
+        options.threshold,
+    );
+    assert!(r.recall_at_1 >= 0.70, "{r:?}");
+    assert!(r.recall_at_5 >= 0.85, "{r:?}");
+    assert!(r.answer_rate >= 0.60, "{r:?}");
+    assert!(r.correct_answer_rate >= 0.50, "{r:?}");
+    assert!(r.idk_rate >= 0.85, "{r:?}");
+}

@@ -1,6 +1,9 @@
 //! parley-kb's integration tests: one binary, one module per area. Fixtures live in
 //! `tests/fixtures/`; every index test gets its own temporary directory.
 
+// Helpers here are test code too: a panic is a failed test with a message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod chunking;
 mod embeddings;
 mod index;
