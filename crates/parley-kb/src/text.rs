@@ -3,6 +3,8 @@
 //! sentence splitter. Kept in one place because a change to any of them changes retrieval,
 //! and [`ANALYZER_VERSION`] must then be bumped so existing indexes are rebuilt.
 
+use std::cell::RefCell;
+
 use tantivy::tokenizer::{
     AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter,
     TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer,
@@ -55,45 +57,40 @@ const STOP_WORDS: &[&str] = &[
 /// form that stems like the rest of their family ("paid" → "pay", "delivery" → "deliver",
 /// whose stems are otherwise `paid`/`pay` and `deliveri`/`deliv`). General English, applied
 /// before stemming to documents and questions alike.
-#[rustfmt::skip]
-const BASE_FORMS: &[(&str, &str)] = &[
-    ("paid", "pay"),
-    ("sent", "send"),
-    ("bought", "buy"),
-    ("brought", "bring"),
-    ("sold", "sell"),
-    ("lost", "lose"),
-    ("broke", "break"),
-    ("broken", "break"),
-    ("came", "come"),
-    ("gave", "give"),
-    ("given", "give"),
-    ("took", "take"),
-    ("taken", "take"),
-    ("made", "make"),
-    ("chose", "choose"),
-    ("chosen", "choose"),
-    ("spent", "spend"),
-    ("kept", "keep"),
-    ("found", "find"),
-    ("held", "hold"),
-    ("told", "tell"),
-    ("wrote", "write"),
-    ("written", "write"),
-    ("went", "go"),
-    ("gone", "go"),
-    ("thought", "think"),
-    ("left", "leave"),
-    ("ran", "run"),
-    ("delivery", "deliver"),
-    ("deliveries", "deliver"),
-    ("recovery", "recover"),
-    ("discovery", "discover"),
-];
+fn base_form(word: &str) -> Option<&'static str> {
+    Some(match word {
+        "paid" => "pay",
+        "sent" => "send",
+        "bought" => "buy",
+        "brought" => "bring",
+        "sold" => "sell",
+        "lost" => "lose",
+        "broke" | "broken" => "break",
+        "came" => "come",
+        "gave" | "given" => "give",
+        "took" | "taken" => "take",
+        "made" => "make",
+        "chose" | "chosen" => "choose",
+        "spent" => "spend",
+        "kept" => "keep",
+        "found" => "find",
+        "held" => "hold",
+        "told" => "tell",
+        "wrote" | "written" => "write",
+        "went" | "gone" => "go",
+        "thought" => "think",
+        "left" => "leave",
+        "ran" => "run",
+        "delivery" | "deliveries" => "deliver",
+        "recovery" => "recover",
+        "discovery" => "discover",
+        _ => return None,
+    })
+}
 
 /// The analyzer every text field of the index uses and the answer extractor reuses:
 /// split on non-alphanumerics, drop tokens over 40 bytes, lower-case, fold accents, drop
-/// [`STOP_WORDS`], map [`BASE_FORMS`], then apply the Snowball English stemmer.
+/// [`STOP_WORDS`], map [`base_form`], then apply the Snowball English stemmer.
 pub fn english_analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(40))
@@ -107,7 +104,7 @@ pub fn english_analyzer() -> TextAnalyzer {
         .build()
 }
 
-/// Token filter replacing [`BASE_FORMS`] keys (lower-case tokens) with their base form.
+/// Token filter replacing [`base_form`] keys (lower-case tokens) with their base form.
 #[derive(Clone, Copy, Debug)]
 struct BaseForms;
 
@@ -144,7 +141,7 @@ impl<S: TokenStream> TokenStream for BaseFormsStream<S> {
             return false;
         }
         let token = self.tail.token_mut();
-        if let Some((_, base)) = BASE_FORMS.iter().find(|(form, _)| *form == token.text) {
+        if let Some(base) = base_form(&token.text) {
             token.text.clear();
             token.text.push_str(base);
         }
@@ -162,13 +159,19 @@ impl<S: TokenStream> TokenStream for BaseFormsStream<S> {
 
 /// The stemmed terms of `text` in order, stop words removed (duplicates kept).
 pub fn terms(text: &str) -> Vec<String> {
-    let mut analyzer = english_analyzer();
-    let mut stream = analyzer.token_stream(text);
-    let mut out = Vec::new();
-    while stream.advance() {
-        out.push(stream.token().text.clone());
+    thread_local! {
+        // Building the analyzer allocates its stop-word set; answers analyse dozens of
+        // sentences per question, so each thread keeps one.
+        static ANALYZER: RefCell<TextAnalyzer> = RefCell::new(english_analyzer());
     }
-    out
+    ANALYZER.with_borrow_mut(|analyzer| {
+        let mut stream = analyzer.token_stream(text);
+        let mut out = Vec::new();
+        while stream.advance() {
+            out.push(stream.token().text.clone());
+        }
+        out
+    })
 }
 
 /// The stemmed terms of `text`, each once, in order of first appearance.
