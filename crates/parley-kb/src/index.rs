@@ -234,6 +234,9 @@ struct Inner {
 }
 
 /// The knowledge-base index. Cheap to clone; clones share one writer and one reader.
+/// Open one per directory per process and clone it: tantivy locks the directory for the
+/// writer, so a second `open_or_create` on the same directory fails with a lock error
+/// (retryable, for the moment the first one is dropped).
 #[derive(Clone)]
 pub struct KbIndex {
     inner: Arc<Inner>,

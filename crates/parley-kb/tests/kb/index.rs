@@ -332,3 +332,15 @@ fn demo_help_centre_quality_does_not_regress() {
     assert!(r.correct_answer_rate >= 0.50, "{r:?}");
     assert!(r.idk_rate >= 0.85, "{r:?}");
 }
+
+#[test]
+fn a_second_open_of_the_same_directory_is_a_retryable_lock_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = KbIndex::open_or_create(dir.path()).unwrap();
+    first.rebuild(records()).unwrap();
+    let err = KbIndex::open_or_create(dir.path()).unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    drop(first);
+    let again = KbIndex::open_or_create(dir.path()).unwrap();
+    assert_eq!(doc_ids(&again, &["ds"], "visa"), ["pay"]);
+}
