@@ -6,8 +6,8 @@
 use std::cell::RefCell;
 
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter,
-    TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer,
+    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, Stemmer, StopWordFilter, TextAnalyzer, Token,
+    TokenFilter, TokenStream, Tokenizer,
 };
 
 /// The name the analyzer is registered under in every index.
@@ -15,7 +15,7 @@ pub const ANALYZER_NAME: &str = "parley_en";
 
 /// Bumped whenever the analyzer's output changes (stop words, filters, stemmer). It is part of
 /// the index's version marker, so an index built by an older analyzer is rebuilt on open.
-pub const ANALYZER_VERSION: u32 = 3;
+pub const ANALYZER_VERSION: u32 = 4;
 
 /// Words dropped before stemming: a general English stop list (NLTK's function words,
 /// pronouns and auxiliaries) plus the filler customers wrap around a question ("can you tell me…",
@@ -89,10 +89,10 @@ fn base_form(word: &str) -> Option<&'static str> {
 }
 
 /// The analyzer every text field of the index uses and the answer extractor reuses:
-/// split on non-alphanumerics, drop tokens over 40 bytes, lower-case, fold accents, drop
+/// split on non-alphanumerics (adding the joined form of hyphenated words), drop tokens over 40 bytes, lower-case, fold accents, drop
 /// [`STOP_WORDS`], map [`base_form`], then apply the Snowball English stemmer.
 pub fn english_analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(SimpleTokenizer::default())
+    TextAnalyzer::builder(CompoundTokenizer::default())
         .filter(RemoveLongFilter::limit(40))
         .filter(LowerCaser)
         .filter(AsciiFoldingFilter)
@@ -102,6 +102,127 @@ pub fn english_analyzer() -> TextAnalyzer {
         .filter(BaseForms)
         .filter(Stemmer::default())
         .build()
+}
+
+/// Splits text into runs of alphanumeric characters, like tantivy's `SimpleTokenizer`, and
+/// after a hyphenated chain such as `e-mail` or `check-out` also emits the joined word
+/// (`email`, `checkout`) at the position of its last part, so the spellings with and
+/// without the hyphen find each other. The parts stay searchable on their own.
+#[derive(Clone, Default)]
+struct CompoundTokenizer {
+    tokens: Vec<Token>,
+}
+
+impl Tokenizer for CompoundTokenizer {
+    type TokenStream<'a> = BufferedTokenStream<'a>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> BufferedTokenStream<'a> {
+        self.tokens.clear();
+        let mut position = 0;
+        // The current hyphen chain: byte range, joined text, number of parts. Only words
+        // are joined: a part without a letter ("3-5", "3-D") ends the chain's usefulness.
+        let mut chain: Option<(usize, usize, String, usize)> = None;
+        let mut chain_has_number = false;
+        let mut runs = alphanumeric_runs(text).peekable();
+        while let Some((from, to)) = runs.next() {
+            let word = &text[from..to];
+            self.tokens.push(Token {
+                offset_from: from,
+                offset_to: to,
+                position,
+                text: word.to_owned(),
+                position_length: 1,
+            });
+            let joined_to_previous = chain.as_ref().is_some_and(|(_, end, _, _)| {
+                *end + 1 == from && text[*end..from].starts_with('-')
+            });
+            match chain.as_mut() {
+                Some((_, end, joined, parts)) if joined_to_previous => {
+                    *end = to;
+                    joined.push_str(word);
+                    *parts += 1;
+                }
+                _ => {
+                    chain = Some((from, to, word.to_owned(), 1));
+                    chain_has_number = false;
+                }
+            }
+            chain_has_number |= !word.chars().any(char::is_alphabetic);
+            let chain_continues = runs.peek().is_some_and(|(next_from, _)| {
+                *next_from == to + 1 && text[to..*next_from].starts_with('-')
+            });
+            if !chain_continues {
+                if let Some((start, end, joined, parts)) = chain.take() {
+                    if parts > 1 && !chain_has_number {
+                        self.tokens.push(Token {
+                            offset_from: start,
+                            offset_to: end,
+                            position,
+                            text: joined,
+                            position_length: 1,
+                        });
+                    }
+                }
+            }
+            position += 1;
+        }
+        BufferedTokenStream {
+            tokens: &mut self.tokens,
+            next: 0,
+            empty: Token::default(),
+        }
+    }
+}
+
+/// Byte ranges of the runs of alphanumeric characters in `text`.
+fn alphanumeric_runs(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let mut chars = text.char_indices().peekable();
+    std::iter::from_fn(move || {
+        let (from, _) = chars.find(|(_, c)| c.is_alphanumeric())?;
+        let mut to = text.len();
+        while let Some(&(offset, c)) = chars.peek() {
+            if !c.is_alphanumeric() {
+                to = offset;
+                break;
+            }
+            chars.next();
+        }
+        Some((from, to))
+    })
+}
+
+/// Streams tokens prepared up front.
+struct BufferedTokenStream<'a> {
+    tokens: &'a mut [Token],
+    /// Index of the next token; the current one is `next - 1`.
+    next: usize,
+    /// Returned before the first `advance`, so no method can panic.
+    empty: Token,
+}
+
+impl TokenStream for BufferedTokenStream<'_> {
+    fn advance(&mut self) -> bool {
+        if self.next < self.tokens.len() {
+            self.next += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn token(&self) -> &Token {
+        self.next
+            .checked_sub(1)
+            .and_then(|i| self.tokens.get(i))
+            .unwrap_or(&self.empty)
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        match self.next.checked_sub(1) {
+            Some(i) if i < self.tokens.len() => &mut self.tokens[i],
+            _ => &mut self.empty,
+        }
+    }
 }
 
 /// Token filter replacing [`base_form`] keys (lower-case tokens) with their base form.
@@ -314,6 +435,31 @@ mod tests {
             vec!["deliv"]
         );
         assert_eq!(distinct_terms("paid pay payment"), vec!["pay", "payment"]);
+    }
+
+    #[test]
+    fn hyphenated_words_also_match_joined() {
+        assert_eq!(
+            terms("E-mail us at check-out, or via e-gift-card."),
+            vec![
+                "e",
+                "mail",
+                "email",
+                "check",
+                "checkout",
+                "via",
+                "e",
+                "gift",
+                "card",
+                "egiftcard"
+            ]
+        );
+        // Number ranges and codes are not words to join.
+        assert_eq!(
+            terms("3-5 days - no - 3-D hyphen"), // ("d" is a stop word)
+            vec!["3", "5", "day", "3", "hyphen"]
+        );
+        assert!(terms("email").iter().all(|t| terms("e-mail").contains(t)));
     }
 
     #[test]
