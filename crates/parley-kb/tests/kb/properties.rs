@@ -52,3 +52,25 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
+    /// Whatever bytes arrive, every reader returns documents or an error; none panics.
+    #[test]
+    fn parsing_never_panics(
+        bytes in prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..2000),
+            text().prop_map(String::into_bytes),
+            "[#<>|,\"{}\\[\\]:a-z \n-]{0,400}".prop_map(String::into_bytes),
+        ],
+        extension in prop::sample::select(vec!["txt", "md", "html", "pdf", "csv", "json"]),
+    ) {
+        let name = format!("upload.{extension}");
+        if let Ok(docs) = parley_kb::parse(&bytes, &name, None, &parley_kb::ParseLimits::default()) {
+            for doc in docs {
+                chunk_document("doc", &doc, &ChunkConfig::default());
+            }
+        }
+    }
+}
