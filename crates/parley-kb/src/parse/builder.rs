@@ -140,7 +140,7 @@ impl DocBuilder {
 /// A plain-text document: paragraphs split on blank lines; inside a paragraph, hard-wrapped
 /// lines are joined with a space unless a line starts a list item (`-`, `*`, `•`, `1.`), so
 /// text files and PDF extracts read as prose while lists keep one item per line.
-pub fn plain_text_doc(text: &str, title: String) -> ParsedDoc {
+pub(super) fn plain_text_doc(text: &str, title: String) -> ParsedDoc {
     let mut builder = DocBuilder::default();
     for line in text.lines() {
         let trimmed = line.trim();

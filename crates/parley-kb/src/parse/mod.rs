@@ -15,7 +15,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-pub use builder::plain_text_doc;
+use builder::plain_text_doc;
 
 /// A document ready for chunking.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
