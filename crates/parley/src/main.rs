@@ -72,6 +72,47 @@ enum Command {
     /// API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Teams of human agents (handoff queues).
+    #[command(subcommand)]
+    Team(TeamCommand),
+    /// Human agents: people with an agent key who take over conversations.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TeamCommand {
+    /// Create a team and print its id.
+    Create {
+        name: String,
+        #[arg(long)]
+        workspace: Option<Uuid>,
+    },
+    /// List the teams of a workspace.
+    List {
+        #[arg(long)]
+        workspace: Option<Uuid>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AgentCommand {
+    /// Create an agent and print its key (shown once).
+    Create {
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// A team id the agent works in (repeat for several).
+        #[arg(long = "team")]
+        teams: Vec<Uuid>,
+        #[arg(long)]
+        workspace: Option<Uuid>,
+    },
+    /// List the agents of a workspace.
+    List {
+        #[arg(long)]
+        workspace: Option<Uuid>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -178,6 +219,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             chat::run(&engine, ws, &bot).await
         }
         Command::Bot(cmd) => bot_command(&engine, cmd).await,
+        Command::Team(cmd) => team_command(&engine, cmd).await,
+        Command::Agent(cmd) => agent_command(&engine, cmd).await,
         Command::Workspace(WorkspaceCommand::Create { name }) => {
             let ws = store.create_workspace(name.trim()).await?;
             let key =
@@ -214,6 +257,90 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 key.secret
             );
             Ok(())
+        }
+    }
+}
+
+async fn team_command(engine: &Engine, cmd: TeamCommand) -> anyhow::Result<()> {
+    let store = engine.store().as_ref();
+    match cmd {
+        TeamCommand::Create { name, workspace } => {
+            let ws = workspace_or_default(store, workspace).await?;
+            let input = parley_core::TeamInput {
+                name: Some(name),
+                description: None,
+            };
+            let team = engine.create_team(ws, input).await?;
+            println!("team {} ({})", team.id, team.name);
+        }
+        TeamCommand::List { workspace } => {
+            let ws = workspace_or_default(store, workspace).await?;
+            for team in all_pages(|page| async move { engine.list_teams(ws, &page).await }).await? {
+                println!("{}  {}", team.id, team.name);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn agent_command(engine: &Engine, cmd: AgentCommand) -> anyhow::Result<()> {
+    let store = engine.store().as_ref();
+    match cmd {
+        AgentCommand::Create {
+            name,
+            email,
+            teams,
+            workspace,
+        } => {
+            let ws = workspace_or_default(store, workspace).await?;
+            let key = auth::generate_key(ws, &format!("agent {name}"), Role::Agent);
+            let input = parley_core::AgentInput {
+                name: Some(name),
+                email,
+                team_ids: Some(teams),
+            };
+            let agent = engine.create_agent(ws, input, &key.key, &key.hash).await?;
+            println!("agent {} ({})", agent.id, agent.name);
+            println!(
+                "agent key (shown once, give it to the agent): {}",
+                key.secret
+            );
+        }
+        AgentCommand::List { workspace } => {
+            let ws = workspace_or_default(store, workspace).await?;
+            for agent in
+                all_pages(|page| async move { engine.list_agents(ws, &page).await }).await?
+            {
+                let teams: Vec<String> = agent.team_ids.iter().map(Uuid::to_string).collect();
+                println!(
+                    "{}  {}  teams: [{}]",
+                    agent.id,
+                    agent.name,
+                    teams.join(", ")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every item of a paged list.
+async fn all_pages<T, F, Fut>(mut fetch: F) -> anyhow::Result<Vec<T>>
+where
+    F: FnMut(parley_store::PageRequest) -> Fut,
+    Fut: std::future::Future<Output = parley_engine::Result<parley_store::Page<T>>>,
+{
+    let mut page = parley_store::PageRequest {
+        limit: Some(200),
+        cursor: None,
+    };
+    let mut out = Vec::new();
+    loop {
+        let got = fetch(page.clone()).await?;
+        out.extend(got.items);
+        match got.next_cursor {
+            Some(c) => page.cursor = Some(c),
+            None => return Ok(out),
         }
     }
 }

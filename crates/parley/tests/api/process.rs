@@ -315,6 +315,32 @@ fn workspace_and_keys_commands() {
 }
 
 #[test]
+fn team_and_agent_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out, err) = cli(dir.path(), &["team", "create", "Billing"]);
+    assert!(ok, "{err}");
+    let team = out.split_whitespace().nth(1).unwrap().to_string();
+    let (ok, out, err) = cli(dir.path(), &["agent", "create", "Ann", "--team", &team]);
+    assert!(ok, "{err}");
+    assert!(out.contains("agent key") && out.contains("pk_"), "{out}");
+    let (_, list, _) = cli(dir.path(), &["agent", "list"]);
+    assert!(list.contains("Ann") && list.contains(&team), "{list}");
+    let (_, teams, _) = cli(dir.path(), &["team", "list"]);
+    assert!(teams.contains("Billing"), "{teams}");
+    let (ok, _, err) = cli(
+        dir.path(),
+        &[
+            "agent",
+            "create",
+            "Bob",
+            "--team",
+            "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+        ],
+    );
+    assert!(!ok && err.contains("team_ids"), "{err}");
+}
+
+#[test]
 fn chat_in_the_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let (ok, _, err) = cli(
