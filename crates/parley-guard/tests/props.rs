@@ -84,3 +84,13 @@ proptest! {
         prop_assert!((0.0..=1.0).contains(&a.score));
     }
 }
+
+/// Found by the property above: a phone number glued to another is only visible once the
+/// first is masked; masking runs until nothing more is found.
+#[test]
+fn glued_numbers_are_all_masked() {
+    let text = "(555) 123-4567(555) 123-4567\u{200b}";
+    let masked = mask(text, &PiiKind::ALL);
+    assert!(!masked.text.contains("123-4567"), "{}", masked.text);
+    assert!(detect(&masked.text).is_empty(), "{}", masked.text);
+}

@@ -138,6 +138,27 @@ pub fn mask(text: &str, kinds_enabled: &[PiiKind]) -> Masked {
         cursor = f.end;
     }
     out.push_str(text.get(cursor..).unwrap_or(""));
+    // Masking can expose a value the first pass could not see: "4567(555) 123-4567" hides
+    // the second number behind a digit, which a placeholder then replaces. Mask again
+    // until nothing more is found (placeholders themselves never match).
+    for _ in 0..4 {
+        let more: Vec<Finding> = detect(&out)
+            .into_iter()
+            .filter(|f| kinds_enabled.contains(&f.kind))
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        let mut next = String::with_capacity(out.len());
+        let mut cursor = 0;
+        for f in &more {
+            next.push_str(out.get(cursor..f.start).unwrap_or(""));
+            next.push_str(f.kind.placeholder());
+            cursor = f.end;
+        }
+        next.push_str(out.get(cursor..).unwrap_or(""));
+        out = next;
+    }
     Masked {
         text: out,
         findings,
