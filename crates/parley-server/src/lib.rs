@@ -152,6 +152,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(routes::flows::routes())
         .merge(routes::conversations::routes())
         .merge(routes::sessions::routes())
+        .merge(routes::ai::routes())
+        .merge(routes::live::routes())
+        .merge(routes::openai::routes())
 }
 
 /// Serves until `shutdown` completes, then finishes in-flight requests.
