@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::ai_context::{AiContextInput, AiContextSpec};
 use crate::flow::{FlowInput, FlowSpec};
 use crate::rule::{KeywordRuleInput, RuleSpec};
 use crate::settings::{Settings, SettingsPatch};
@@ -95,6 +96,9 @@ pub struct BotDefinition {
     /// Matched to stored flows by name, like rules.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flows: Vec<FlowInput>,
+    /// Matched to stored AI contexts by name, like rules.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ai_contexts: Vec<AiContextInput>,
 }
 
 /// A definition that passed validation, ready to store.
@@ -105,6 +109,7 @@ pub struct ParsedBotDefinition {
     pub settings: Settings,
     pub rules: Vec<RuleSpec>,
     pub flows: Vec<FlowSpec>,
+    pub ai_contexts: Vec<AiContextSpec>,
 }
 
 impl BotDefinition {
@@ -159,12 +164,28 @@ impl BotDefinition {
                 Err(e) => errors.extend_prefixed(&format!("flows[{i}]"), e),
             }
         }
+        let mut ai_contexts: Vec<AiContextSpec> = Vec::with_capacity(self.ai_contexts.len());
+        for (i, input) in self.ai_contexts.into_iter().enumerate() {
+            match input.parse_new() {
+                Ok(spec) => {
+                    if ai_contexts.iter().any(|c| c.name == spec.name) {
+                        errors.push(
+                            format!("ai_contexts[{i}].name"),
+                            format!("the context name `{}` is used twice; names identify contexts on re-import", spec.name),
+                        );
+                    }
+                    ai_contexts.push(spec);
+                }
+                Err(e) => errors.extend_prefixed(&format!("ai_contexts[{i}]"), e),
+            }
+        }
         errors.into_result(ParsedBotDefinition {
             id: self.id,
             bot,
             settings,
             rules,
             flows,
+            ai_contexts,
         })
     }
 }

@@ -190,6 +190,21 @@ pub struct MessageMeta {
     /// On an agent's message: who wrote it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<Uuid>,
+    /// AI replies: the provider that answered (a configured provider's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// AI replies: what the tokens cost, from the server's price table (absent when the
+    /// model has no price).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<f64>,
+    /// AI replies: answered from the response cache, not by a model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached: Option<bool>,
+    /// AI replies that did not go as planned: `timeout`, `rate_limited`, `provider_error`,
+    /// `unreachable`, `malformed`, `rejected`, `circuit_open`, `stream_broken`,
+    /// `transfer_claim` (a claimed handoff that did not happen was removed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ai_error: Option<String>,
     /// On a user message: the button it answered with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub button_id: Option<String>,

@@ -3,6 +3,7 @@
 //! text normalisation, the compiled keyword matcher). Nothing here does I/O or is async,
 //! so all of it is unit-testable and usable from any layer.
 
+pub mod ai_context;
 pub mod answer;
 pub mod bot;
 pub mod button;
@@ -19,6 +20,7 @@ pub mod transfer;
 pub mod validation;
 pub mod workspace;
 
+pub use ai_context::{AiContext, AiContextInput, AiContextSpec, AiContextType};
 pub use answer::{
     check_answer, parse_date, parse_time, Answer, AnswerContext, AnswerRules, DateOrder, InputType,
     Invalid,

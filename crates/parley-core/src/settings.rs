@@ -60,6 +60,15 @@ pub struct Settings {
     pub widget: WidgetSettings,
     /// How flows behave: idle expiry and the words that leave a flow.
     pub flows: FlowSettings,
+    /// Who the AI is (name, role, traits, tone, boundaries), rendered into the system prompt.
+    pub persona: Persona,
+    /// The most tokens (estimated) of context sent to the model per AI reply.
+    pub ai_context_budget_tokens: u32,
+    /// After this many user turns not yet covered by the conversation's summary, older turns
+    /// are summarised by the model (0: never).
+    pub ai_summary_threshold: u32,
+    /// Said when every model in the chain failed; offers a human.
+    pub ai_failure_message: String,
 }
 
 impl Default for Settings {
@@ -87,6 +96,10 @@ impl Default for Settings {
             timezone: "UTC".to_string(),
             widget: WidgetSettings::default(),
             flows: FlowSettings::default(),
+            persona: Persona::default(),
+            ai_context_budget_tokens: DEFAULT_AI_CONTEXT_BUDGET,
+            ai_summary_threshold: DEFAULT_AI_SUMMARY_THRESHOLD,
+            ai_failure_message: DEFAULT_AI_FAILURE_MESSAGE.to_string(),
         }
     }
 }
@@ -111,6 +124,36 @@ impl Default for EscalationSettings {
             fallback_limit: 3,
             frustration_threshold: 0.75,
         }
+    }
+}
+
+pub const DEFAULT_AI_CONTEXT_BUDGET: u32 = 4000;
+pub const DEFAULT_AI_SUMMARY_THRESHOLD: u32 = 20;
+pub const DEFAULT_AI_FAILURE_MESSAGE: &str = "Sorry, I can't answer that right now. \
+    Would you like to talk to a member of our team?";
+pub const MAX_PERSONA_ITEMS: usize = 20;
+
+/// The assistant's persona (seed 004's PersonalityConfig, seed 003's persona framework).
+/// Empty fields are left out of the system prompt.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Persona {
+    /// What users call the assistant ("Aria").
+    pub name: String,
+    /// "Customer Support Specialist".
+    pub role: String,
+    /// A few adjectives: helpful, concise, warm.
+    pub traits: Vec<String>,
+    /// `professional`, `friendly`, `casual`, `formal`, or a short description.
+    pub tone: String,
+    /// What it will not do ("Never promise refunds").
+    pub boundaries: Vec<String>,
+}
+
+impl Persona {
+    pub fn is_empty(&self) -> bool {
+        self == &Persona::default()
     }
 }
 
@@ -340,6 +383,14 @@ pub struct SettingsPatch {
     pub widget: Option<WidgetSettings>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flows: Option<FlowSettings>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub persona: Option<Persona>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ai_context_budget_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ai_summary_threshold: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ai_failure_message: Option<String>,
 }
 
 impl From<&Settings> for SettingsPatch {
@@ -369,6 +420,10 @@ impl From<&Settings> for SettingsPatch {
             timezone: Some(s.timezone.clone()),
             widget: Some(s.widget.clone()),
             flows: Some(s.flows.clone()),
+            persona: Some(s.persona.clone()),
+            ai_context_budget_tokens: Some(s.ai_context_budget_tokens),
+            ai_summary_threshold: Some(s.ai_summary_threshold),
+            ai_failure_message: Some(s.ai_failure_message.clone()),
         }
     }
 }
@@ -505,6 +560,36 @@ impl SettingsPatch {
             validate_flow_settings(&mut errors, &v);
             s.flows = v;
         }
+        if let Some(v) = self.persona {
+            validate_persona(&mut errors, &v);
+            s.persona = v;
+        }
+        if let Some(v) = self.ai_context_budget_tokens {
+            if !(256..=1_000_000).contains(&v) {
+                errors.push(
+                    "ai_context_budget_tokens",
+                    "must be between 256 and 1000000",
+                );
+            }
+            s.ai_context_budget_tokens = v;
+        }
+        if let Some(v) = self.ai_summary_threshold {
+            if v > 1000 {
+                errors.push("ai_summary_threshold", "at most 1000 turns; 0 means never");
+            }
+            s.ai_summary_threshold = v;
+        }
+        if let Some(v) = self.ai_failure_message {
+            check_max(&mut errors, "ai_failure_message", &v, MAX_MESSAGE_CHARS);
+            let v = v.trim().to_string();
+            if v.is_empty() {
+                errors.push(
+                    "ai_failure_message",
+                    "cannot be empty: a failed reply must say something",
+                );
+            }
+            s.ai_failure_message = v;
+        }
         for (field, text) in [
             ("greeting_message", &s.greeting_message),
             ("fallback_message", &s.fallback_message),
@@ -614,6 +699,32 @@ fn validate_flow_settings(errors: &mut ValidationError, f: &FlowSettings) {
         &f.cancel_message,
         MAX_MESSAGE_CHARS,
     );
+}
+
+fn validate_persona(errors: &mut ValidationError, p: &Persona) {
+    check_max(errors, "persona.name", &p.name, 100);
+    check_max(errors, "persona.role", &p.role, 200);
+    check_max(errors, "persona.tone", &p.tone, 200);
+    for (field, items, max) in [
+        ("traits", &p.traits, 100),
+        ("boundaries", &p.boundaries, 500),
+    ] {
+        if items.len() > MAX_PERSONA_ITEMS {
+            errors.push(
+                format!("persona.{field}"),
+                format!("at most {MAX_PERSONA_ITEMS} items"),
+            );
+        }
+        for (i, item) in items.iter().enumerate() {
+            let n = item.trim().chars().count();
+            if n == 0 || n > max {
+                errors.push(
+                    format!("persona.{field}[{i}]"),
+                    format!("1 to {max} characters"),
+                );
+            }
+        }
+    }
 }
 
 fn validate_widget(errors: &mut ValidationError, w: &WidgetSettings) {
@@ -752,6 +863,24 @@ mod tests {
             ..Default::default()
         };
         assert!(star.allows_origin(&PageOrigin::Missing));
+    }
+
+    #[test]
+    fn persona_and_ai_limits_are_checked() {
+        let patch: SettingsPatch = serde_json::from_str(
+            r#"{"persona": {"name": "Aria", "traits": ["warm", ""]}, "ai_context_budget_tokens": 10, "ai_summary_threshold": 5}"#,
+        )
+        .unwrap();
+        let err = patch.apply(&Settings::default()).unwrap_err();
+        let fields: Vec<_> = err.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["persona.traits[1]", "ai_context_budget_tokens"]);
+        let ok: SettingsPatch = serde_json::from_str(
+            r#"{"persona": {"name": "Aria", "role": "Support", "traits": ["warm"], "tone": "friendly", "boundaries": ["No legal advice"]}, "ai_summary_threshold": 0}"#,
+        )
+        .unwrap();
+        let s = ok.apply(&Settings::default()).unwrap();
+        assert_eq!(s.persona.name, "Aria");
+        assert_eq!(s.ai_summary_threshold, 0);
     }
 
     #[test]

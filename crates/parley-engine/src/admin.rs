@@ -186,6 +186,7 @@ impl Engine {
                 .iter()
                 .map(|f| FlowInput::from(&f.spec))
                 .collect(),
+            ai_contexts: self.export_ai_contexts(ws, bot_id).await?,
         })
     }
 

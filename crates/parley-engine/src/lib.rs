@@ -14,6 +14,7 @@
 //! HTTP API and the CLI share.
 
 pub mod admin;
+pub mod ai;
 pub mod bus;
 pub mod cache;
 pub mod error;
@@ -109,6 +110,7 @@ impl Engine {
             services: Services {
                 store: store.clone(),
                 http,
+                ai: None,
             },
             store,
             bots: BotCache::default(),

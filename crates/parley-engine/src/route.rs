@@ -11,8 +11,8 @@
 //! in a flow           -> the step validates and moves on         (InFlow)
 //! flow triggers       -> start the flow                          (FlowTriggers)
 //! keyword rules       -> the highest-priority match              (KeywordRules)
+//! AI                  -> an LLM reply, when the bot has ai_enabled (ai::AiReply)
 //! Nth fallback        -> escalate instead                        (FallbackEscalation)
-//! knowledge / AI      -> answer from datasets or an LLM          (knowledge, AI issues)
 //! nothing             -> fallback message and buttons            (Fallback)
 //! ```
 
@@ -48,10 +48,12 @@ impl UserInput {
 }
 
 /// What the engine lends responders: the store (for reads such as old flow versions) and
-/// an HTTP client (for `api_fetch` steps).
+/// an HTTP client (for `api_fetch` steps and `api` AI contexts), and the AI runtime.
 pub struct Services {
     pub store: Arc<dyn Store>,
     pub http: reqwest::Client,
+    /// LLM providers for the `ai` stage; `None` when the server has none configured.
+    pub ai: Option<Arc<crate::ai::AiRuntime>>,
 }
 
 /// What a turn does besides replying, committed with its messages: outbox events and at
@@ -253,6 +255,7 @@ pub fn default_chain() -> Vec<Box<dyn Responder>> {
         Box::new(InFlow),
         Box::new(FlowTriggers),
         Box::new(KeywordRules),
+        Box::new(crate::ai::AiReply),
         Box::new(FallbackEscalation),
         Box::new(Fallback),
     ]

@@ -183,6 +183,9 @@ fn route_parts() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenAp
         .merge(routes::sessions::routes())
         .merge(routes::teams::routes())
         .merge(routes::transfers::routes())
+        .merge(routes::ai::routes())
+        .merge(routes::live::routes())
+        .merge(routes::openai::routes())
         .merge(routes::widget::pages())
         .split_for_parts();
     let (browser, browser_doc) = OpenApiRouter::new()

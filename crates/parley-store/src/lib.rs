@@ -4,6 +4,7 @@
 //! UUIDs, times are UTC, and a turn is committed through [`Store::commit_turn`] in one
 //! transaction, so a PostgreSQL implementation can slot in beside it.
 
+pub mod ai;
 mod error;
 mod sqlite;
 
@@ -20,6 +21,7 @@ use parley_core::{
 use serde::Serialize;
 use uuid::Uuid;
 
+pub use ai::{AiStore, AiUsage, ConversationSummary};
 pub use error::StoreError;
 pub use sqlite::{
     SqliteStore, Synchronous, TRANSFER_ASSIGNED, TRANSFER_CREATED, TRANSFER_RESUMED,
@@ -230,7 +232,7 @@ pub enum ImportOutcome {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AiStore + Send + Sync + 'static {
     /// Is the database reachable and answering?
     async fn ping(&self) -> Result<()>;
 

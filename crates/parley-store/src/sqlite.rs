@@ -32,6 +32,8 @@ use crate::{
     TransferFilter, TransferList, TransferView, TurnCommit, TurnState,
 };
 
+mod ai;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 const DB_FILE: &str = "parley.db";
@@ -1322,6 +1324,7 @@ impl Store for SqliteStore {
                 .await
                 .doing("removing a flow the file no longer has")?;
         }
+        ai::import_ai_contexts_tx(&mut tx, bot.id, &def.ai_contexts, now).await?;
         tx.commit().await.doing("committing an import")?;
         Ok((bot, outcome))
     }

@@ -2,6 +2,7 @@
 //! environment variables (`__` for nesting) < command-line flags. Unknown keys are
 //! refused by name, so a typo cannot silently fall back to a default.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -37,6 +38,16 @@ pub struct Config {
     pub sqlite_synchronous: parley_store::Synchronous,
     /// Log filter (`info`, `parley=debug,info`, …); `RUST_LOG` wins when set.
     pub log: String,
+    /// LLM providers by name (`[providers.NAME]`: `kind`, `base_url`, `api_key_env`,
+    /// optional `timeouts` and `max_retries`); a bot's `ai_provider` names one. Keys are read
+    /// from the environment variables named, never from this file.
+    #[serde(default)]
+    pub providers: BTreeMap<String, parley_llm::ProviderConfig>,
+    /// Prices per million tokens by model (`[pricing."gpt-4o-mini"]`), for `meta.cost`.
+    #[serde(default)]
+    pub pricing: parley_llm::PriceTable,
+    /// How long identical, conversation-independent AI answers are reused (0: never).
+    pub ai_cache_ttl_seconds: u64,
 }
 
 /// The defaults, as a serializable layer (secrets have no default).
@@ -50,6 +61,7 @@ struct Defaults {
     widget_starts_per_minute: u32,
     sqlite_synchronous: String,
     log: String,
+    ai_cache_ttl_seconds: u64,
 }
 
 impl Default for Defaults {
@@ -63,6 +75,7 @@ impl Default for Defaults {
             widget_starts_per_minute: parley_server::DEFAULT_WIDGET_STARTS_PER_MINUTE,
             sqlite_synchronous: "full".into(),
             log: "info".into(),
+            ai_cache_ttl_seconds: 0,
         }
     }
 }
@@ -127,6 +140,16 @@ impl Config {
         self.client_ip_header
             .as_deref()
             .and_then(|n| parley_server::HeaderName::from_bytes(n.trim().as_bytes()).ok())
+    }
+
+    /// The configured LLM providers, ready to call. A provider whose `api_key_env` names an
+    /// unset variable is an error naming both; the keys themselves are never logged.
+    pub fn providers(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<parley_llm::Providers> {
+        parley_llm::Providers::from_config(&self.providers, env)
+            .map_err(|e| anyhow::anyhow!("invalid provider configuration: {e}"))
     }
 
     /// Makes sure the data directory exists; says which one when it cannot be made.
@@ -206,6 +229,41 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(err.contains("client_ip_header"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn providers_come_from_the_file_and_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "p.toml",
+                "ai_cache_ttl_seconds = 60\n\
+                 [providers.openai]\nkind = \"openai\"\nbase_url = \"https://api.openai.com/v1\"\n\
+                 api_key_env = \"TEST_OPENAI_KEY\"\n\
+                 [pricing.\"gpt-4o-mini\"]\ninput_per_million = 0.15\noutput_per_million = 0.6\n",
+            )?;
+            jail.set_env("PARLEY_PROVIDERS__LOCAL__KIND", "openai");
+            jail.set_env(
+                "PARLEY_PROVIDERS__LOCAL__BASE_URL",
+                "http://127.0.0.1:11434/v1",
+            );
+            jail.set_env("PARLEY_PROVIDERS__OPENAI__MAX_RETRIES", "4");
+            let c = Config::load(Some(Path::new("p.toml")), FlagOverrides::default())
+                .map_err(|e| e.to_string())?;
+            assert_eq!(c.ai_cache_ttl_seconds, 60);
+            assert_eq!(c.providers["openai"].max_retries, Some(4));
+            assert_eq!(c.providers["local"].base_url, "http://127.0.0.1:11434/v1");
+            assert!(c.pricing.get("gpt-4o-mini").is_some());
+            let err = c.providers(|_| None).unwrap_err().to_string();
+            assert!(
+                err.contains("`openai`") && err.contains("`TEST_OPENAI_KEY`"),
+                "{err}"
+            );
+            let providers = c
+                .providers(|v| (v == "TEST_OPENAI_KEY").then(|| "sk-test".to_string()))
+                .map_err(|e| e.to_string())?;
+            assert_eq!(providers.names().collect::<Vec<_>>(), ["local", "openai"]);
             Ok(())
         });
     }

@@ -205,12 +205,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("opening the database in {}", config.data_dir.display()))?,
     );
-    let engine = Arc::new(Engine::new(
+    let mut engine = Engine::new(
         store.clone(),
         Limits {
             max_message_chars: config.max_message_chars,
         },
-    ));
+    );
+    // Only commands that answer messages need the providers (and their keys).
+    if matches!(cli.command, Command::Serve { .. } | Command::Chat { .. }) {
+        let providers = config.providers(|name| std::env::var(name).ok())?;
+        if providers.names().next().is_some() {
+            tracing::info!(providers = ?providers.names().collect::<Vec<_>>(), "LLM providers configured");
+        }
+        let ai = parley_engine::ai::AiRuntime::new(Arc::new(providers), config.pricing.clone())
+            .with_cache_ttl(std::time::Duration::from_secs(config.ai_cache_ttl_seconds));
+        engine = engine.with_ai(Arc::new(ai));
+    }
+    let engine = Arc::new(engine);
 
     match cli.command {
         Command::Serve { demo, .. } => serve(config, engine, demo).await,

@@ -10,9 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::stream::{self, Stream, StreamExt};
-use parley_core::{
-    Channel, ContactInput, ConversationStatus, Feedback, FeedbackInput, Message, Session,
-};
+use parley_core::{Channel, ContactInput, ConversationStatus, Feedback, FeedbackInput, Session};
 use parley_engine::{ConversationView, Inbound, StartConversation};
 use parley_store::{ConversationFilter, Event};
 use serde::Deserialize;
@@ -222,8 +220,9 @@ async fn receive(
 /// # `POST /api/v1/conversations/{conversation_id}/complete`
 ///
 /// Send and receive in one call. With `"stream": true` the answer is `text/event-stream`:
-/// `event: message` for each finished message, then `event: done` (`event: delta` carries
-/// tokens when a reply is generated token by token).
+/// `event: delta` `{"text"}` as an AI reply is written, `event: message` for each finished
+/// message, then `event: done`. The turn runs on if the client disconnects; the full reply
+/// is stored either way.
 #[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/complete", tag = "conversations",
     params(("conversation_id" = Uuid, Path)), request_body = CompleteRequest,
     responses((status = 200, description = "`{\"messages\": [...]}`, or an event stream"), (status = 404), (status = 409), (status = 422)))]
@@ -234,26 +233,12 @@ async fn complete(
     ApiJson(req): ApiJson<CompleteRequest>,
 ) -> ApiResult<Response> {
     let ws = caller.reach(&state, id).await?;
-    let messages = state
-        .engine
-        .complete(ws, id, inbound(req.text, req.button_id)?)
-        .await?;
-    if !req.stream {
-        return Ok(success(StatusCode::OK, json!({ "messages": messages })));
+    let inbound = inbound(req.text, req.button_id)?;
+    if req.stream {
+        return super::live::sse_complete(&state, ws, id, inbound).await;
     }
-    let events = messages
-        .into_iter()
-        .map(|m| Ok::<_, Infallible>(message_event(&m)))
-        .chain(std::iter::once(Ok(SseEvent::default()
-            .event("done")
-            .data("{}"))));
-    Ok(Sse::new(stream::iter(events)).into_response())
-}
-
-fn message_event(m: &Message) -> SseEvent {
-    SseEvent::default()
-        .event("message")
-        .data(serde_json::to_string(m).unwrap_or_else(|_| "{}".into()))
+    let messages = state.engine.complete(ws, id, inbound).await?;
+    Ok(success(StatusCode::OK, json!({ "messages": messages })))
 }
 
 /// # `GET /api/v1/conversations/{conversation_id}/messages`

@@ -1,11 +1,14 @@
 //! The API routes, one module per resource (and the widget's pages). Each handler's doc
 //! line names its route.
 
+pub mod ai;
 pub mod bots;
 pub mod conversations;
 pub mod flows;
 pub mod keys;
 pub mod keywords;
+pub mod live;
+pub mod openai;
 pub mod sessions;
 pub mod system;
 pub mod teams;

@@ -35,12 +35,39 @@ pub async fn spawn_app_with(http: HttpConfig, limits: Limits) -> TestApp {
 
 /// A server over an existing data dir (to restart on the same data); stops when dropped.
 pub async fn spawn_app_at(data_dir: &std::path::Path, http: HttpConfig, limits: Limits) -> TestApp {
+    spawn_engine(data_dir, http, limits, None).await
+}
+
+/// A server whose engine answers with LLMs through `ai` (fresh temp data dir).
+pub async fn spawn_app_with_ai(ai: parley_engine::ai::AiRuntime) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = spawn_engine(
+        dir.path(),
+        HttpConfig::default(),
+        Limits::default(),
+        Some(Arc::new(ai)),
+    )
+    .await;
+    app._dir = Some(dir);
+    app
+}
+
+async fn spawn_engine(
+    data_dir: &std::path::Path,
+    http: HttpConfig,
+    limits: Limits,
+    ai: Option<Arc<parley_engine::ai::AiRuntime>>,
+) -> TestApp {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(data_dir).await.unwrap());
     let ws = store.default_workspace().await.unwrap();
     auth::ensure_key(store.as_ref(), ws.id, "test", ADMIN_KEY)
         .await
         .unwrap();
-    let engine = Arc::new(Engine::new(store.clone(), limits));
+    let mut engine = Engine::new(store.clone(), limits);
+    if let Some(ai) = ai {
+        engine = engine.with_ai(ai);
+    }
+    let engine = Arc::new(engine);
     let state = AppState::new(engine, http).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -4,6 +4,7 @@
 // Helpers outside #[test] functions unwrap too: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod ai;
 mod auth;
 mod bad_input;
 mod bots;

@@ -1,0 +1,345 @@
+//! What Parley adds to an AI turn, measured against the fake LLM provider with a fixed
+//! latency, in one process and one run:
+//!
+//! - **baseline**: N closed-loop workers call the fake's `/v1/chat/completions` directly;
+//! - **parley**: N workers each drive their own conversation's `complete` on an in-process
+//!   Parley server whose bot answers with that fake (rules checked first, context assembled,
+//!   the model called, the turn committed to SQLite);
+//! - **time to first token**, unloaded: the fake streaming directly vs. Parley's SSE `delta`.
+//!
+//! The added p99 is Parley's p99 minus the baseline's; the ratio is Parley's over the
+//! baseline's. Load generator, fake and server share the machine's cores.
+//!
+//! ```text
+//! cargo run --release -p parley --example ai_overhead -- [CONCURRENCY] [SECONDS] [LATENCY_MS] [full|normal]
+//! ```
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parley_engine::ai::AiRuntime;
+use parley_engine::{Engine, Limits};
+use parley_llm::fake::FakeProvider;
+use parley_llm::{OpenAiProvider, PriceTable, ProviderEntry, Providers, Timeouts};
+use parley_server::{auth, AppState, HttpConfig};
+use parley_store::{SqliteStore, Store, Synchronous};
+use serde_json::{json, Value};
+
+const KEY: &str = "pk_bench_admin_key_0123456789abcdef";
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+struct Run {
+    name: &'static str,
+    latencies_us: Vec<u64>,
+    errors: u64,
+    seconds: f64,
+}
+
+impl Run {
+    fn line(&mut self) -> (f64, f64) {
+        self.latencies_us.sort_unstable();
+        let (p50, p99) = (
+            percentile(&self.latencies_us, 0.50),
+            percentile(&self.latencies_us, 0.99),
+        );
+        println!(
+            "{:<9} requests {:>7}  errors {:>4}  rps {:>8.1}  p50 {:>8.2} ms  p99 {:>8.2} ms  max {:>8.2} ms",
+            self.name,
+            self.latencies_us.len(),
+            self.errors,
+            self.latencies_us.len() as f64 / self.seconds,
+            p50,
+            p99,
+            percentile(&self.latencies_us, 1.0),
+        );
+        (p50, p99)
+    }
+}
+
+/// `workers` closed loops of `call(worker)` for `duration` after `warmup`.
+async fn drive<F, Fut>(
+    name: &'static str,
+    workers: usize,
+    warmup: Duration,
+    duration: Duration,
+    call: F,
+) -> Run
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let call = Arc::new(call);
+    let start = Instant::now();
+    let record_from = start + warmup;
+    let end = record_from + duration;
+    let mut handles = Vec::new();
+    for w in 0..workers {
+        let call = call.clone();
+        handles.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0u64;
+            while Instant::now() < end {
+                let t = Instant::now();
+                let ok = call(w).await;
+                let took = t.elapsed();
+                if t >= record_from && Instant::now() <= end + Duration::from_secs(5) {
+                    if ok {
+                        lat.push(took.as_micros() as u64);
+                    } else {
+                        errors += 1;
+                    }
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut run = Run {
+        name,
+        latencies_us: Vec::new(),
+        errors: 0,
+        seconds: duration.as_secs_f64(),
+    };
+    for h in handles {
+        let (lat, errors) = h.await.unwrap();
+        run.latencies_us.extend(lat);
+        run.errors += errors;
+    }
+    run
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let concurrency: usize = args.get(1).map_or(256, |a| a.parse().unwrap());
+    let seconds: u64 = args.get(2).map_or(10, |a| a.parse().unwrap());
+    let latency_ms: u64 = args.get(3).map_or(50, |a| a.parse().unwrap());
+    let synchronous = match args.get(4).map(String::as_str) {
+        Some("normal") => Synchronous::Normal,
+        _ => Synchronous::Full,
+    };
+    let warmup = Duration::from_secs(2);
+    let duration = Duration::from_secs(seconds);
+
+    let fake = FakeProvider::start().await.unwrap();
+    fake.set_latency(Duration::from_millis(latency_ms));
+    let timeouts = Timeouts {
+        connect: Duration::from_secs(5),
+        first_token: Duration::from_secs(30),
+        total: Duration::from_secs(60),
+    };
+    let mut providers = Providers::new();
+    providers.insert(
+        "fake",
+        ProviderEntry::new(Arc::new(
+            OpenAiProvider::new("fake", &fake.openai_base_url(), None, timeouts).unwrap(),
+        )),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open_with(dir.path(), synchronous)
+            .await
+            .unwrap(),
+    );
+    let ws = store.default_workspace().await.unwrap();
+    auth::ensure_key(store.as_ref(), ws.id, "bench", KEY)
+        .await
+        .unwrap();
+    let engine = Engine::new(store.clone(), Limits::default()).with_ai(Arc::new(AiRuntime::new(
+        Arc::new(providers),
+        PriceTable::new(),
+    )));
+    let state = AppState::new(Arc::new(engine), HttpConfig::default())
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(parley_server::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency * 2)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let api = |path: &str| format!("http://{addr}/api/v1{path}");
+    let bot: Value = client
+        .post(api("/bots"))
+        .bearer_auth(KEY)
+        .json(&json!({"name": "bench"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bot = bot["data"]["id"].as_str().unwrap().to_string();
+    client
+        .put(api(&format!("/bots/{bot}/settings")))
+        .bearer_auth(KEY)
+        .json(
+            &json!({"ai_enabled": true, "ai_provider": "fake", "ai_model": "echo",
+                      "ai_summary_threshold": 0}),
+        )
+        .send()
+        .await
+        .unwrap();
+    for i in 0..50 {
+        client
+            .post(api(&format!("/bots/{bot}/keywords")))
+            .bearer_auth(KEY)
+            .json(
+                &json!({"name": format!("rule {i}"), "keywords": [format!("zzkeyword{i}")],
+                          "match_type": "contains", "response": "x"}),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut conversations = Vec::new();
+    for _ in 0..concurrency {
+        let c: Value = client
+            .post(api("/conversations"))
+            .bearer_auth(KEY)
+            .json(&json!({"bot_id": bot}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        conversations.push(c["data"]["id"].as_str().unwrap().to_string());
+    }
+    println!(
+        "AI turn overhead: {concurrency} concurrent conversations, {seconds} s measured after 2 s warm-up, \
+         fake provider latency {latency_ms} ms, sqlite_synchronous {synchronous:?}"
+    );
+
+    // Baseline: the fake alone.
+    let fake_url = format!("{}/chat/completions", fake.openai_base_url());
+    let c = client.clone();
+    let mut baseline = drive("baseline", concurrency, warmup, duration, move |_| {
+        let (c, url) = (c.clone(), fake_url.clone());
+        async move {
+            let body = json!({"model": "echo", "messages": [
+                {"role": "system", "content": "You are a helpful assistant."},
+                {"role": "user", "content": "hello there, how are you"}]});
+            match c.post(&url).json(&body).send().await {
+                Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                _ => false,
+            }
+        }
+    })
+    .await;
+    let (b50, b99) = baseline.line();
+
+    // Parley: the whole AI turn through `complete`.
+    let urls: Arc<Vec<String>> = Arc::new(
+        conversations
+            .iter()
+            .map(|c| api(&format!("/conversations/{c}/complete")))
+            .collect(),
+    );
+    let c = client.clone();
+    let mut parley = drive("parley", concurrency, warmup, duration, move |w| {
+        let (c, urls) = (c.clone(), urls.clone());
+        async move {
+            match c
+                .post(&urls[w])
+                .bearer_auth(KEY)
+                .json(&json!({"text": "hello there, how are you"}))
+                .send()
+                .await
+            {
+                Ok(r) if r.status().is_success() => r
+                    .json::<Value>()
+                    .await
+                    .is_ok_and(|v| v["data"]["messages"][0]["meta"]["source"] == "ai"),
+                _ => false,
+            }
+        }
+    })
+    .await;
+    let (p50, p99) = parley.line();
+    println!(
+        "added by Parley: p50 {:+.2} ms, p99 {:+.2} ms; p99 ratio parley/baseline {:.3}",
+        p50 - b50,
+        p99 - b99,
+        p99 / b99
+    );
+
+    // Time to first token, unloaded.
+    let rounds = 30;
+    let mut direct = Vec::new();
+    let mut through = Vec::new();
+    let fresh: Value = client
+        .post(api("/conversations"))
+        .bearer_auth(KEY)
+        .json(&json!({"bot_id": bot}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let conv = fresh["data"]["id"].as_str().unwrap().to_string();
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let mut r = client
+            .post(format!("{}/chat/completions", fake.openai_base_url()))
+            .json(&json!({"model": "echo", "stream": true,
+                          "messages": [{"role": "user", "content": "hello there, how are you"}]}))
+            .send()
+            .await
+            .unwrap();
+        let mut seen = String::new();
+        while let Some(chunk) = r.chunk().await.unwrap() {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if seen.contains("\"content\":\"hello") {
+                break;
+            }
+        }
+        direct.push(t.elapsed().as_micros() as u64);
+        drop(r);
+
+        let t = Instant::now();
+        let mut r = client
+            .post(api(&format!("/conversations/{conv}/complete")))
+            .bearer_auth(KEY)
+            .json(&json!({"text": "hello there, how are you", "stream": true}))
+            .send()
+            .await
+            .unwrap();
+        let mut seen = String::new();
+        let mut first = None;
+        while let Some(chunk) = r.chunk().await.unwrap() {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if first.is_none() && seen.contains("event: delta") {
+                first = Some(t.elapsed());
+            }
+        }
+        through.push(first.expect("a delta").as_micros() as u64);
+    }
+    direct.sort_unstable();
+    through.sort_unstable();
+    println!(
+        "time to first token ({rounds} sequential streams): fake direct p50 {:.2} ms p99 {:.2} ms; \
+         through Parley SSE p50 {:.2} ms p99 {:.2} ms (added p50 {:+.2} ms)",
+        percentile(&direct, 0.5),
+        percentile(&direct, 0.99),
+        percentile(&through, 0.5),
+        percentile(&through, 0.99),
+        percentile(&through, 0.5) - percentile(&direct, 0.5),
+    );
+}
