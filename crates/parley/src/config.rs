@@ -106,8 +106,13 @@ impl Config {
             figment = figment.merge(Toml::file_exact(path));
         }
         Ok(figment
-            // PARLEY_CONFIG names the file itself (read by the CLI), not a key in it.
-            .merge(Env::prefixed("PARLEY_").ignore(&["config"]).split("__"))
+            // PARLEY_CONFIG names the file itself (read by the CLI), not a key in it;
+            // PARLEY_BROWSER_TESTS steers the test suite, not the server.
+            .merge(
+                Env::prefixed("PARLEY_")
+                    .ignore(&["config", "browser_tests"])
+                    .split("__"),
+            )
             .merge(Serialized::defaults(flags)))
     }
 

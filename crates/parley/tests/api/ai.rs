@@ -945,11 +945,11 @@ async fn the_openai_front_door_runs_the_pipeline_and_keeps_the_conversation() {
 /// test says why it did not run.
 #[tokio::test]
 async fn the_official_openai_python_client_works() {
-    let python = match std::env::var("PARLEY_OPENAI_PYTHON") {
+    let python = match std::env::var("OPENAI_PYTHON_FOR_TESTS") {
         Ok(p) if std::path::Path::new(&p).exists() => p,
         _ => {
             eprintln!(
-                "SKIPPED the_official_openai_python_client_works: PARLEY_OPENAI_PYTHON is not set \
+                "SKIPPED the_official_openai_python_client_works: OPENAI_PYTHON_FOR_TESTS is not set \
                  (./scripts/test installs the `openai` package into a venv and sets it)"
             );
             return;
