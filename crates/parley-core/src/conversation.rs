@@ -190,6 +190,10 @@ pub struct MessageMeta {
     /// On an agent's message: who wrote it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<Uuid>,
+    /// On an agent's message: the agent's display name, as the user sees it (the widget
+    /// labels the bubble with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_name: Option<String>,
     /// AI replies: the provider that answered (a configured provider's name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,

@@ -464,7 +464,9 @@ impl Engine {
     ) -> Result<Message> {
         let text = crate::guard::check_text(&self.limits, &text)?;
         self.check_access(ws, actor, conversation_id).await?;
-        let agent_id = actor.agent()?.map(|a| a.id);
+        let agent = actor.agent()?;
+        let agent_id = agent.map(|a| a.id);
+        let agent_name = agent.map(|a| a.name.clone());
         let _turn = self.locks.lock(conversation_id).await;
         let state = self.state(ws, conversation_id).await?;
         let open = self
@@ -487,6 +489,7 @@ impl Engine {
             meta: MessageMeta {
                 source: Some(MessageSource::Agent),
                 agent_id,
+                agent_name,
                 ..Default::default()
             },
             seq: 0,

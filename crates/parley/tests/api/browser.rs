@@ -1,10 +1,11 @@
 //! The web widget in a real headless Chromium, driven over WebDriver (chromedriver)
 //! against the real `parley serve --demo`: open /demo, open the widget, see the greeting,
-//! get a rule's reply, tap buttons, safe Markdown, feedback, a live message from another
-//! client, a server restart the widget reconnects through without duplicates, a reload
-//! that resumes the conversation, the keyboard, the unread badge, "talk to a person", the
-//! full-page chat, a reply streamed token by token (from a stand-in `fetch`, until the
-//! server streams AI replies), and screenshots at desktop and phone sizes (in
+//! get a rule's reply, tap buttons, safe Markdown, feedback, walk a flow, an AI reply
+//! streamed token by token from the fake LLM provider (`parley_llm::fake`, configured as
+//! the server's `fake` provider), a live message from another client, a server restart the
+//! widget reconnects through without duplicates, a reload that resumes the conversation,
+//! the keyboard, the unread badge, "talk to a person" and an agent's reply arriving live,
+//! the full-page chat, source citations, and screenshots at desktop and phone sizes (in
 //! `$CARGO_TARGET_TMPDIR/browser-artifacts`).
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`scripts/browser-test` installs them);
@@ -41,7 +42,8 @@ struct Server {
 }
 
 impl Server {
-    fn start(data_dir: &Path, listen: &str) -> Server {
+    /// The server, with `env` added to its environment (the fake LLM provider's address).
+    fn start(data_dir: &Path, listen: &str, env: &[(String, String)]) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_parley"));
         for (k, _) in std::env::vars() {
             if k.starts_with("PARLEY_") {
@@ -53,6 +55,7 @@ impl Server {
             .arg(data_dir)
             .env("PARLEY_ADMIN_KEY", KEY)
             .env("PARLEY_SQLITE_SYNCHRONOUS", "normal")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .env_remove("RUST_LOG")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -334,7 +337,8 @@ impl Browser {
     }
 }
 
-/// Replaces the page's `fetch` for `complete` with a slow event stream of deltas.
+/// Replaces the page's `fetch` for `complete` with a slow event stream of deltas, one event
+/// split across two reads, and a final message with sources.
 const STREAMING_FETCH: &str = r#"
 const real = window.fetch;
 window.fetch = (url, opts) => {
@@ -392,8 +396,20 @@ async fn the_widget_in_headless_chromium() {
             return;
         }
     };
+    // The fake LLM provider, in this process, as the server's provider `fake`.
+    let fake = parley_llm::fake::FakeProvider::start().await.unwrap();
+    let env = vec![
+        (
+            "PARLEY_PROVIDERS__FAKE__KIND".to_string(),
+            "openai".to_string(),
+        ),
+        (
+            "PARLEY_PROVIDERS__FAKE__BASE_URL".to_string(),
+            fake.openai_base_url(),
+        ),
+    ];
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), "127.0.0.1:0");
+    let server = Server::start(dir.path(), "127.0.0.1:0", &env);
     let listen = server.base.trim_start_matches("http://").to_string();
 
     // /demo: the bubble, then the greeting with its five buttons as a list.
@@ -535,6 +551,89 @@ async fn the_widget_in_headless_chromium() {
         Value::Null
     );
 
+    // A flow, walked in the widget: its trigger, a button step that branches, a text step.
+    browser
+        .type_into(&input, &format!("I'd like to leave feedback{ENTER}"))
+        .await;
+    browser.see("Thanks for taking a moment").await;
+    browser.see("How would you rate your experience?").await;
+    let poor = browser.button("Poor").await;
+    browser.click(&poor).await;
+    browser
+        .see("I'm sorry to hear that. What went wrong?")
+        .await;
+    browser
+        .type_into(&input, &format!("The parcel came a week late{ENTER}"))
+        .await;
+    browser.see("Thank you for your feedback!").await;
+    let variables = api(
+        &server,
+        reqwest::Method::GET,
+        &format!("/api/v1/conversations/{conversation}/session"),
+        None,
+    )
+    .await["variables"]
+        .clone();
+    assert_eq!(variables["rating_id"], "poor", "{variables}");
+    assert_eq!(variables["problem"], "The parcel came a week late");
+
+    // AI on, answered by the fake provider dripping its reply: the widget shows it growing
+    // in one bubble (hidden from screen readers until whole), then the stored message.
+    api(
+        &server,
+        reqwest::Method::PUT,
+        &format!("/api/v1/bots/{bot}/settings"),
+        Some(json!({"ai_enabled": true, "ai_provider": "fake", "ai_model": "slow_drip_150"})),
+    )
+    .await;
+    let asked = "Tell me a story about tea leaves and kettles";
+    browser.type_into(&input, &format!("{asked}{ENTER}")).await;
+    let partial = browser
+        .wait_for("an AI reply streaming in", "const s = root.querySelector('.msg.streaming .bubble');\
+            return s && s.textContent.length > 0 && s.closest('[aria-hidden=\"true\"]') !== null && s.textContent;", json!([]))
+        .await;
+    let partial = partial.as_str().unwrap().to_string();
+    browser
+        .wait_for(
+            "the streamed reply, whole",
+            "const b = [...root.querySelectorAll('.msg.bot .bubble')].pop();\
+            return !root.querySelector('.msg.streaming') && b.textContent.includes(arguments[0]);",
+            json!([asked]),
+        )
+        .await;
+    let last = api(
+        &server,
+        reqwest::Method::GET,
+        &format!("/api/v1/conversations/{conversation}/messages?limit=200"),
+        None,
+    )
+    .await;
+    let stored = last["items"]
+        .as_array()
+        .and_then(|items| items.iter().rev().find(|m| m["role"] == "bot"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(stored["meta"]["source"], "ai", "{last}");
+    let whole = stored["text"].as_str().unwrap_or("");
+    assert!(whole.contains(asked), "{whole}");
+    assert!(
+        whole.starts_with(&partial) && partial.len() < whole.len(),
+        "the widget showed a part of the reply ({partial:?}) before the rest ({whole:?})"
+    );
+    assert!(
+        fake.requests()
+            .iter()
+            .any(|r| r.body.to_string().contains(asked)),
+        "the fake provider was asked"
+    );
+    api(
+        &server,
+        reqwest::Method::PUT,
+        &format!("/api/v1/bots/{bot}/settings"),
+        Some(json!({"ai_enabled": false})),
+    )
+    .await;
+
     // Another client talks in the same conversation: it shows up live, once.
     api(
         &server,
@@ -550,7 +649,7 @@ async fn the_widget_in_headless_chromium() {
     // and catches up from its last event, without showing anything twice.
     server.stop();
     tokio::time::sleep(Duration::from_millis(600)).await;
-    let server = Server::start(dir.path(), &listen);
+    let server = Server::start(dir.path(), &listen, &env);
     api(
         &server,
         reqwest::Method::POST,
@@ -637,6 +736,50 @@ async fn the_widget_in_headless_chromium() {
         .see("I'm connecting you with a member of our team")
         .await;
 
+    // An agent picks the conversation up and replies: it arrives live, labelled with
+    // the agent's name.
+    let ann = api(
+        &server,
+        reqwest::Method::POST,
+        "/api/v1/agents",
+        Some(json!({"name": "Ann"})),
+    )
+    .await;
+    let ann_key = ann["key"].as_str().unwrap().to_string();
+    let as_ann = |method: reqwest::Method, path: &str| {
+        reqwest::Client::new()
+            .request(method, server.url(path))
+            .bearer_auth(&ann_key)
+    };
+    let picked = as_ann(reqwest::Method::POST, "/api/v1/transfers/pickup")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        picked.status().is_success(),
+        "{}",
+        picked.text().await.unwrap()
+    );
+    let sent = as_ann(
+        reqwest::Method::POST,
+        &format!("/api/v1/conversations/{conversation}/agent-messages"),
+    )
+    .json(&json!({"text": "Hi, Ann here. I can see your order, one moment."}))
+    .send()
+    .await
+    .unwrap();
+    assert!(sent.status().is_success(), "{}", sent.text().await.unwrap());
+    browser.see("Hi, Ann here.").await;
+    let label = browser
+        .wait_for(
+            "the agent's bubble",
+            "const m = [...root.querySelectorAll('.msg.agent')].pop(); return m && m.querySelector('.who')?.textContent;",
+            json!([]),
+        )
+        .await;
+    assert_eq!(label, "Ann");
+    browser.screenshot("phone-agent").await;
+
     // The hosted full-page chat: open at once, same bot.
     browser.window(1280, 900).await;
     browser.goto(&server.url(&format!("/chat/{bot}"))).await;
@@ -646,8 +789,9 @@ async fn the_widget_in_headless_chromium() {
         .await;
     browser.screenshot("chat-page").await;
 
-    // Token-by-token replies (AI, not in this server yet): the page's fetch answers
-    // `complete` with deltas, split mid-event, then the finished message with sources.
+    // The stream's edge cases the server does not produce on demand: the page's fetch
+    // answers `complete` with an event split across reads, then a finished message whose
+    // Markdown differs from the deltas and that carries sources, shown as citations.
     browser.run(STREAMING_FETCH, json!([])).await;
     let input = browser.element("input").await;
     browser

@@ -225,6 +225,7 @@ async fn a_transfer_goes_to_an_agent_and_back_to_the_bot() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["data"]["message"]["role"], "agent");
     assert_eq!(body["data"]["message"]["meta"]["agent_id"], ann["id"]);
+    assert_eq!(body["data"]["message"]["meta"]["agent_name"], "Ann");
 
     // The user saw it live: greeting is history; then their messages, the ack, the agent.
     let events = read_sse(user_stream, 6).await;
