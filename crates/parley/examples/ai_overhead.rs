@@ -10,8 +10,15 @@
 //! The added p99 is Parley's p99 minus the baseline's; the ratio is Parley's over the
 //! baseline's. Load generator, fake and server share the machine's cores.
 //!
+//! With `THINK_MS` 0 (the default) every worker sends its next message as soon as the last
+//! is answered: a closed loop that saturates the machine, so latency there is mostly
+//! queueing (concurrency / throughput). With `THINK_MS` > 0 each conversation waits that
+//! long between messages, like a person typing (starts staggered over one think time), so
+//! both runs get the same offered load below saturation and the difference is what Parley
+//! adds to one turn.
+//!
 //! ```text
-//! cargo run --release -p parley --example ai_overhead -- [CONCURRENCY] [SECONDS] [LATENCY_MS] [full|normal]
+//! cargo run --release -p parley --example ai_overhead -- [CONCURRENCY] [SECONDS] [LATENCY_MS] [full|normal] [THINK_MS]
 //! ```
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -65,12 +72,14 @@ impl Run {
     }
 }
 
-/// `workers` closed loops of `call(worker)` for `duration` after `warmup`.
+/// `workers` loops of `call(worker)` for `duration` after `warmup`, each waiting `think`
+/// between calls (starts staggered over one `think`).
 async fn drive<F, Fut>(
     name: &'static str,
     workers: usize,
     warmup: Duration,
     duration: Duration,
+    think: Duration,
     call: F,
 ) -> Run
 where
@@ -87,6 +96,9 @@ where
         handles.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut errors = 0u64;
+            if !think.is_zero() {
+                tokio::time::sleep(think.mul_f64(w as f64 / workers as f64)).await;
+            }
             while Instant::now() < end {
                 let t = Instant::now();
                 let ok = call(w).await;
@@ -97,6 +109,9 @@ where
                     } else {
                         errors += 1;
                     }
+                }
+                if !think.is_zero() {
+                    tokio::time::sleep(think).await;
                 }
             }
             (lat, errors)
@@ -126,7 +141,8 @@ async fn main() {
         Some("normal") => Synchronous::Normal,
         _ => Synchronous::Full,
     };
-    let warmup = Duration::from_secs(2);
+    let think = Duration::from_millis(args.get(5).map_or(0, |a| a.parse().unwrap()));
+    let warmup = Duration::from_secs(2).max(think);
     let duration = Duration::from_secs(seconds);
 
     let fake = FakeProvider::start().await.unwrap();
@@ -222,25 +238,42 @@ async fn main() {
         conversations.push(c["data"]["id"].as_str().unwrap().to_string());
     }
     println!(
-        "AI turn overhead: {concurrency} concurrent conversations, {seconds} s measured after 2 s warm-up, \
-         fake provider latency {latency_ms} ms, sqlite_synchronous {synchronous:?}"
+        "AI turn overhead: {concurrency} concurrent conversations, {seconds} s measured after {} s warm-up, \
+         fake provider latency {latency_ms} ms, sqlite_synchronous {synchronous:?}, {}",
+        warmup.as_secs_f64(),
+        if think.is_zero() {
+            "closed loop (no think time)".to_string()
+        } else {
+            format!(
+                "think time {} ms (offered about {:.0} messages/s)",
+                think.as_millis(),
+                concurrency as f64 / (think.as_secs_f64() + latency_ms as f64 / 1000.0)
+            )
+        }
     );
 
     // Baseline: the fake alone.
     let fake_url = format!("{}/chat/completions", fake.openai_base_url());
     let c = client.clone();
-    let mut baseline = drive("baseline", concurrency, warmup, duration, move |_| {
-        let (c, url) = (c.clone(), fake_url.clone());
-        async move {
-            let body = json!({"model": "echo", "messages": [
+    let mut baseline = drive(
+        "baseline",
+        concurrency,
+        warmup,
+        duration,
+        think,
+        move |_| {
+            let (c, url) = (c.clone(), fake_url.clone());
+            async move {
+                let body = json!({"model": "echo", "messages": [
                 {"role": "system", "content": "You are a helpful assistant."},
                 {"role": "user", "content": "hello there, how are you"}]});
-            match c.post(&url).json(&body).send().await {
-                Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
-                _ => false,
+                match c.post(&url).json(&body).send().await {
+                    Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                    _ => false,
+                }
             }
-        }
-    })
+        },
+    )
     .await;
     let (b50, b99) = baseline.line();
 
@@ -252,7 +285,7 @@ async fn main() {
             .collect(),
     );
     let c = client.clone();
-    let mut parley = drive("parley", concurrency, warmup, duration, move |w| {
+    let mut parley = drive("parley", concurrency, warmup, duration, think, move |w| {
         let (c, urls) = (c.clone(), urls.clone());
         async move {
             match c
