@@ -237,21 +237,21 @@ impl Caller {
     }
 }
 
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
+/// The subprotocol a browser WebSocket client names to carry its credential
+/// (`new WebSocket(url, ["parley", "bearer." + token])`): browsers cannot set
+/// `Authorization` on a WebSocket, and a token in the URL would end up in access logs.
+pub const WS_BEARER_PREFIX: &str = "bearer.";
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                ApiError::Unauthorized("send `Authorization: Bearer <key or token>`".into())
-            })?;
-        let credential = header
+/// The bearer credential of a request: `Authorization: Bearer …`, or, on a WebSocket
+/// upgrade without that header, the `bearer.…` entry of `Sec-WebSocket-Protocol`.
+fn credential(headers: &axum::http::HeaderMap) -> Result<&str, ApiError> {
+    if let Some(header) = headers.get(AUTHORIZATION) {
+        let header = header.to_str().map_err(|_| {
+            ApiError::Unauthorized(
+                "the Authorization header must be `Bearer <key or token>`".into(),
+            )
+        })?;
+        return header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
             .map(str::trim)
@@ -260,7 +260,38 @@ impl FromRequestParts<AppState> for Caller {
                 ApiError::Unauthorized(
                     "the Authorization header must be `Bearer <key or token>`".into(),
                 )
-            })?;
+            });
+    }
+    let upgrade = headers
+        .get(axum::http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if upgrade {
+        let offered = headers
+            .get_all(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .find_map(|p| p.strip_prefix(WS_BEARER_PREFIX))
+            .filter(|c| !c.is_empty());
+        if let Some(credential) = offered {
+            return Ok(credential);
+        }
+    }
+    Err(ApiError::Unauthorized(
+        "send `Authorization: Bearer <key or token>` (a browser WebSocket may offer the subprotocol `bearer.<token>` instead)".into(),
+    ))
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let credential = credential(&parts.headers)?;
 
         if credential.matches('.').count() == 2 {
             let claims = state.tokens.verify(credential).ok_or_else(|| {

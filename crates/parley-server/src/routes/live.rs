@@ -151,6 +151,8 @@ struct ClientFrame {
 /// `{"type": "delta", "text"}` frames as the reply is written, `{"type": "message",
 /// "message"}` for each finished message, then `{"type": "done"}` (or `{"type": "error",
 /// "error": {"code", "message"}}`). Messages are answered one at a time, in order.
+/// Browsers, which cannot set `Authorization` on a WebSocket, offer the subprotocols
+/// `parley` and `bearer.<token>`; the server answers with `parley`.
 #[utoipa::path(get, path = "/api/v1/conversations/{conversation_id}/ws", tag = "conversations",
     params(("conversation_id" = Uuid, Path)), responses((status = 101, description = "switching to the WebSocket protocol"), (status = 404)))]
 async fn socket(
@@ -161,7 +163,11 @@ async fn socket(
 ) -> ApiResult<Response> {
     let ws = caller.conversation(id)?;
     state.engine.get_conversation(ws, id).await?;
-    Ok(upgrade.on_upgrade(move |socket| talk(state, ws, id, socket)))
+    // A browser that carried its token as the `bearer.…` subprotocol must get one of the
+    // protocols it offered back, or it drops the connection: `parley` is that one.
+    Ok(upgrade
+        .protocols(["parley"])
+        .on_upgrade(move |socket| talk(state, ws, id, socket)))
 }
 
 fn frame(value: serde_json::Value) -> WsMessage {

@@ -851,6 +851,90 @@ async fn the_websocket_streams_deltas_and_messages() {
     assert_eq!(app.history(&conv).await.len(), 5);
 }
 
+/// Browsers cannot set `Authorization` on a WebSocket: they offer the conversation token
+/// as the `bearer.<token>` subprotocol next to `parley`, and get `parley` back.
+#[tokio::test]
+async fn a_browser_websocket_carries_its_token_as_a_subprotocol() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message as Frame;
+
+    let Ai { app, fake: _fake } = ai_app().await;
+    let bot = ai_bot(&app, "slow_drip_5", json!({})).await;
+    let conv = conversation(&app, &bot).await;
+    let (_, token) = app
+        .post(&format!("/api/v1/conversations/{conv}/token"), json!({}))
+        .await;
+    let token = token["data"]["token"].as_str().unwrap().to_string();
+    let url = format!("ws://{}/api/v1/conversations/{conv}/ws", app.addr);
+    let request = |protocols: String| {
+        let mut request = url.as_str().into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", protocols.parse().unwrap());
+        request
+    };
+
+    let (mut socket, response) =
+        tokio_tungstenite::connect_async(request(format!("parley, bearer.{token}")))
+            .await
+            .unwrap();
+    assert_eq!(response.headers()["sec-websocket-protocol"], "parley");
+    socket
+        .send(Frame::Text(
+            json!({"text": "over the socket"}).to_string().into(),
+        ))
+        .await
+        .unwrap();
+    let mut kinds = Vec::new();
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let Frame::Text(t) = frame else { continue };
+        let v: Value = serde_json::from_str(t.as_str()).unwrap();
+        let kind = v["type"].as_str().unwrap().to_string();
+        kinds.push(kind.clone());
+        if kind == "done" {
+            break;
+        }
+    }
+    assert!(kinds.contains(&"delta".to_string()), "{kinds:?}");
+    assert!(kinds.contains(&"message".to_string()), "{kinds:?}");
+
+    // A wrong token, or none, is refused before the upgrade.
+    for protocols in [
+        "parley, bearer.not.a-token".to_string(),
+        "parley".to_string(),
+    ] {
+        let err = tokio_tungstenite::connect_async(request(protocols))
+            .await
+            .unwrap_err();
+        match err {
+            tokio_tungstenite::tungstenite::Error::Http(resp) => {
+                assert_eq!(resp.status(), StatusCode::UNAUTHORIZED)
+            }
+            other => panic!("expected a 401, got {other}"),
+        }
+    }
+    // The token opens only its own conversation.
+    let other = conversation(&app, &bot).await;
+    let mut req = format!("ws://{}/api/v1/conversations/{other}/ws", app.addr)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        format!("parley, bearer.{token}").parse().unwrap(),
+    );
+    match tokio_tungstenite::connect_async(req).await.unwrap_err() {
+        tokio_tungstenite::tungstenite::Error::Http(resp) => {
+            assert!(resp.status().is_client_error(), "{}", resp.status())
+        }
+        other => panic!("expected a refusal, got {other}"),
+    }
+}
+
 #[tokio::test]
 async fn the_openai_front_door_runs_the_pipeline_and_keeps_the_conversation() {
     let Ai { app, fake: _fake } = ai_app().await;
