@@ -100,6 +100,12 @@ impl FakeHandle {
         lock(&self.shared.requests).clone()
     }
 
+    /// Stops (or restarts) keeping every request for [`FakeHandle::requests`]: a long load
+    /// run would otherwise hold every body it sent.
+    pub fn set_recording(&self, on: bool) {
+        *lock(&self.shared.not_recording) = !on;
+    }
+
     /// Queues a reply for the `script` model.
     pub fn push_script(&self, reply: impl Into<ScriptedReply>) {
         lock(&self.shared.scripts).push_back(reply.into());
@@ -201,6 +207,7 @@ struct Shared {
     /// Requests seen per model name, for `flaky_N`.
     counters: Mutex<HashMap<String, u32>>,
     latency: Mutex<Duration>,
+    not_recording: Mutex<bool>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -270,20 +277,22 @@ async fn answer(
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return error(wire, 400, "the request body is not JSON");
     };
-    let recorded_headers = headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    lock(&shared.requests).push(RecordedRequest {
-        path: path.to_owned(),
-        headers: recorded_headers,
-        body: body.clone(),
-    });
+    if !*lock(&shared.not_recording) {
+        let recorded_headers = headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        lock(&shared.requests).push(RecordedRequest {
+            path: path.to_owned(),
+            headers: recorded_headers,
+            body: body.clone(),
+        });
+    }
     let latency = *lock(&shared.latency);
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;

@@ -1,10 +1,12 @@
 //! What Parley adds to an AI turn, measured against the fake LLM provider with a fixed
 //! latency, in one process and one run:
 //!
-//! - **baseline**: N closed-loop workers call the fake's `/v1/chat/completions` directly;
 //! - **parley**: N workers each drive their own conversation's `complete` on an in-process
 //!   Parley server whose bot answers with that fake (rules checked first, context assembled,
-//!   the model called, the turn committed to SQLite);
+//!   the model called, the turn committed to SQLite); for each turn it also reports the
+//!   server's own time, the latency minus the model call as the server timed it;
+//! - **baseline**: then N workers call the fake's `/v1/chat/completions` directly with the
+//!   request Parley sent it on a turn at the end of that run (the same history);
 //! - **time to first token**, unloaded: the fake streaming directly vs. Parley's SSE `delta`.
 //!
 //! The added p99 is Parley's p99 minus the baseline's; the ratio is Parley's over the
@@ -47,6 +49,9 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 struct Run {
     name: &'static str,
     latencies_us: Vec<u64>,
+    /// Per request: the latency minus the model call's own time as the server timed it
+    /// (`meta.latency_ms`), i.e. what the server itself spent on the turn.
+    own_us: Vec<u64>,
     errors: u64,
     seconds: f64,
 }
@@ -70,6 +75,18 @@ impl Run {
         );
         (p50, p99)
     }
+
+    /// The server's own time per turn: latency minus the model call inside it.
+    fn own_line(&mut self) {
+        self.own_us.sort_unstable();
+        println!(
+            "{:<9} own time per turn (latency minus the model call, meta.latency_ms, whole ms): p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms",
+            self.name,
+            percentile(&self.own_us, 0.50),
+            percentile(&self.own_us, 0.99),
+            percentile(&self.own_us, 1.0),
+        );
+    }
 }
 
 /// `workers` loops of `call(worker)` for `duration` after `warmup`, each waiting `think`
@@ -84,7 +101,9 @@ async fn drive<F, Fut>(
 ) -> Run
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = bool> + Send,
+    // `None`: the call failed; `Some(model_us)`: it succeeded, and the model call inside it
+    // took `model_us` (0 when there is none).
+    Fut: std::future::Future<Output = Option<u64>> + Send,
 {
     let call = Arc::new(call);
     let start = Instant::now();
@@ -95,37 +114,42 @@ where
         let call = call.clone();
         handles.push(tokio::spawn(async move {
             let mut lat = Vec::new();
+            let mut own = Vec::new();
             let mut errors = 0u64;
             if !think.is_zero() {
                 tokio::time::sleep(think.mul_f64(w as f64 / workers as f64)).await;
             }
             while Instant::now() < end {
                 let t = Instant::now();
-                let ok = call(w).await;
-                let took = t.elapsed();
+                let result = call(w).await;
+                let took = t.elapsed().as_micros() as u64;
                 if t >= record_from && Instant::now() <= end + Duration::from_secs(5) {
-                    if ok {
-                        lat.push(took.as_micros() as u64);
-                    } else {
-                        errors += 1;
+                    match result {
+                        Some(model_us) => {
+                            lat.push(took);
+                            own.push(took.saturating_sub(model_us));
+                        }
+                        None => errors += 1,
                     }
                 }
                 if !think.is_zero() {
                     tokio::time::sleep(think).await;
                 }
             }
-            (lat, errors)
+            (lat, own, errors)
         }));
     }
     let mut run = Run {
         name,
         latencies_us: Vec::new(),
+        own_us: Vec::new(),
         errors: 0,
         seconds: duration.as_secs_f64(),
     };
     for h in handles {
-        let (lat, errors) = h.await.unwrap();
+        let (lat, own, errors) = h.await.unwrap();
         run.latencies_us.extend(lat);
+        run.own_us.extend(own);
         run.errors += errors;
     }
     run
@@ -147,6 +171,7 @@ async fn main() {
 
     let fake = FakeProvider::start().await.unwrap();
     fake.set_latency(Duration::from_millis(latency_ms));
+    fake.set_recording(false);
     let timeouts = Timeouts {
         connect: Duration::from_secs(5),
         first_token: Duration::from_secs(30),
@@ -252,31 +277,6 @@ async fn main() {
         }
     );
 
-    // Baseline: the fake alone.
-    let fake_url = format!("{}/chat/completions", fake.openai_base_url());
-    let c = client.clone();
-    let mut baseline = drive(
-        "baseline",
-        concurrency,
-        warmup,
-        duration,
-        think,
-        move |_| {
-            let (c, url) = (c.clone(), fake_url.clone());
-            async move {
-                let body = json!({"model": "echo", "messages": [
-                {"role": "system", "content": "You are a helpful assistant."},
-                {"role": "user", "content": "hello there, how are you"}]});
-                match c.post(&url).json(&body).send().await {
-                    Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
-                    _ => false,
-                }
-            }
-        },
-    )
-    .await;
-    let (b50, b99) = baseline.line();
-
     // Parley: the whole AI turn through `complete`.
     let urls: Arc<Vec<String>> = Arc::new(
         conversations
@@ -295,16 +295,61 @@ async fn main() {
                 .send()
                 .await
             {
-                Ok(r) if r.status().is_success() => r
-                    .json::<Value>()
-                    .await
-                    .is_ok_and(|v| v["data"]["messages"][0]["meta"]["source"] == "ai"),
-                _ => false,
+                Ok(r) if r.status().is_success() => {
+                    let v = r.json::<Value>().await.ok()?;
+                    let meta = &v["data"]["messages"][0]["meta"];
+                    (meta["source"] == "ai")
+                        .then(|| meta["latency_ms"].as_u64())
+                        .flatten()
+                        .map(|ms| ms * 1000)
+                }
+                _ => None,
             }
         }
     })
     .await;
     let (p50, p99) = parley.line();
+    parley.own_line();
+    // Baseline: the fake alone, sent the request Parley sent it on a turn at the end of the
+    // run (full history), so both sides make the model parse and answer the same thing.
+    fake.set_recording(true);
+    client
+        .post(api(&format!(
+            "/conversations/{}/complete",
+            conversations[0]
+        )))
+        .bearer_auth(KEY)
+        .json(&json!({"text": "hello there, how are you"}))
+        .send()
+        .await
+        .unwrap();
+    fake.set_recording(false);
+    let replayed = fake.requests().last().unwrap().body.clone();
+    println!(
+        "baseline request: Parley's own, {} messages, {} bytes",
+        replayed["messages"].as_array().map_or(0, Vec::len),
+        replayed.to_string().len()
+    );
+    let fake_url = format!("{}/chat/completions", fake.openai_base_url());
+    let c = client.clone();
+    let mut baseline = drive(
+        "baseline",
+        concurrency,
+        warmup,
+        duration,
+        think,
+        move |_| {
+            let (c, url, body) = (c.clone(), fake_url.clone(), replayed.clone());
+            async move {
+                match c.post(&url).json(&body).send().await {
+                    Ok(r) if r.status().is_success() => r.bytes().await.ok().map(|_| 0),
+                    _ => None,
+                }
+            }
+        },
+    )
+    .await;
+    let (b50, b99) = baseline.line();
     println!(
         "added by Parley: p50 {:+.2} ms, p99 {:+.2} ms; p99 ratio parley/baseline {:.3}",
         p50 - b50,
