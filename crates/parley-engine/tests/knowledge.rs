@@ -12,7 +12,7 @@ use chrono::Utc;
 use parley_core::{DatasetInput, Record};
 use parley_engine::knowledge::Knowledge;
 use parley_engine::{Engine, Limits};
-use parley_store::{ChunkRow, KbStore, RecordWrite, SqliteStore, Store};
+use parley_store::{ChunkRow, RecordWrite, SqliteStore, Store};
 use uuid::Uuid;
 
 struct Harness {
