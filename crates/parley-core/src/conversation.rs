@@ -215,6 +215,10 @@ pub struct MessageMeta {
     /// On a message with buttons: how the channel lays them out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layout: Option<ButtonLayout>,
+    /// Knowledge answers and AI replies built on retrieved chunks: where the answer came
+    /// from, for citations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<crate::knowledge::KnowledgeSource>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -11,6 +11,7 @@ pub mod conversation;
 pub mod feedback;
 pub mod flow;
 pub mod handoff;
+pub mod knowledge;
 pub mod matcher;
 pub mod rule;
 pub mod settings;
@@ -34,6 +35,7 @@ pub use conversation::{
 pub use feedback::{Feedback, FeedbackInput};
 pub use flow::{Flow, FlowInput, FlowPatch, FlowSpec, FlowStep, StepType};
 pub use handoff::{Agent, AgentInput, Team, TeamInput};
+pub use knowledge::{Dataset, DatasetInput, KnowledgeSource, Record, RecordInput, SearchHit};
 pub use matcher::{KeywordMatcher, MatcherError, RuleMatch};
 pub use rule::{KeywordRule, KeywordRuleInput, KeywordRulePatch, MatchType, ResponseType};
 pub use settings::{PageOrigin, Settings, SettingsPatch, WidgetSettings};

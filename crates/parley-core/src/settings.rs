@@ -54,7 +54,11 @@ pub struct Settings {
     pub business_hours: BusinessHours,
     /// Further provider/model pairs tried in order when the main one fails.
     pub ai_fallbacks: Vec<AiFallback>,
+    /// The knowledge-base datasets the bot answers from (all in the bot's workspace).
     pub dataset_ids: Vec<Uuid>,
+    /// The confidence (0–1) a knowledge-base answer needs before the bot gives it without
+    /// an LLM; below it the fallback answers.
+    pub knowledge_threshold: f32,
     /// IANA time zone the bot lives in (dates, business hours).
     pub timezone: String,
     pub widget: WidgetSettings,
@@ -93,6 +97,7 @@ impl Default for Settings {
             business_hours: BusinessHours::default(),
             ai_fallbacks: Vec::new(),
             dataset_ids: Vec::new(),
+            knowledge_threshold: DEFAULT_KNOWLEDGE_THRESHOLD,
             timezone: "UTC".to_string(),
             widget: WidgetSettings::default(),
             flows: FlowSettings::default(),
@@ -128,6 +133,9 @@ impl Default for EscalationSettings {
 }
 
 pub const DEFAULT_AI_CONTEXT_BUDGET: u32 = 4000;
+/// `knowledge_threshold` unless set: `parley_kb::DEFAULT_THRESHOLD`, chosen on the demo help
+/// centre's labelled questions (the engine's tests check that the two agree).
+pub const DEFAULT_KNOWLEDGE_THRESHOLD: f32 = 0.5;
 pub const DEFAULT_AI_SUMMARY_THRESHOLD: u32 = 20;
 pub const DEFAULT_AI_FAILURE_MESSAGE: &str = "Sorry, I can't answer that right now. \
     Would you like to talk to a member of our team?";
@@ -378,6 +386,8 @@ pub struct SettingsPatch {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dataset_ids: Option<Vec<Uuid>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub knowledge_threshold: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub widget: Option<WidgetSettings>,
@@ -417,6 +427,7 @@ impl From<&Settings> for SettingsPatch {
             business_hours: Some(s.business_hours.clone()),
             ai_fallbacks: Some(s.ai_fallbacks.clone()),
             dataset_ids: Some(s.dataset_ids.clone()),
+            knowledge_threshold: Some(s.knowledge_threshold),
             timezone: Some(s.timezone.clone()),
             widget: Some(s.widget.clone()),
             flows: Some(s.flows.clone()),
@@ -541,7 +552,17 @@ impl SettingsPatch {
             s.ai_fallbacks = v;
         }
         if let Some(v) = self.dataset_ids {
+            let mut seen = std::collections::HashSet::new();
+            if v.iter().any(|id| !seen.insert(*id)) {
+                errors.push("dataset_ids", "a dataset is listed twice");
+            }
             s.dataset_ids = v;
+        }
+        if let Some(v) = self.knowledge_threshold {
+            if !(0.0..=1.0).contains(&v) {
+                errors.push("knowledge_threshold", "must be between 0 and 1");
+            }
+            s.knowledge_threshold = v;
         }
         if let Some(v) = self.timezone {
             if v.parse::<chrono_tz::Tz>().is_err() {

@@ -94,7 +94,11 @@ impl Engine {
         patch: SettingsPatch,
     ) -> Result<Settings> {
         let current = self.get_settings(ws, bot_id).await?;
+        let named_datasets = patch.dataset_ids.clone();
         let next = patch.apply(&current)?;
+        if let Some(ids) = named_datasets {
+            self.check_datasets(ws, "dataset_ids", &ids).await?;
+        }
         if !self.store.put_settings(ws, bot_id, &next).await? {
             return Err(EngineError::not_found("bot"));
         }
@@ -162,6 +166,8 @@ impl Engine {
     /// nothing the second time but the version.
     pub async fn import_bot(&self, ws: Uuid, def: BotDefinition) -> Result<(Bot, ImportOutcome)> {
         let parsed = def.parse()?;
+        self.check_datasets(ws, "settings.dataset_ids", &parsed.settings.dataset_ids)
+            .await?;
         let (bot, outcome) = self.store.import_bot(ws, &parsed, Utc::now()).await?;
         // Compile now, so a definition whose rules cannot compile is reported at import.
         self.bots.load(self.store.as_ref(), ws, bot.id).await?;

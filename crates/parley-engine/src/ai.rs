@@ -200,7 +200,10 @@ impl Responder for AiReply {
             return Ok(None);
         };
         let assembled = context::assemble(turn).await?;
-        let reply = generate(turn, &runtime, &chain, &assembled).await;
+        let mut reply = generate(turn, &runtime, &chain, &assembled).await;
+        if reply.meta.ai_error.is_none() {
+            reply.meta.sources.clone_from(&assembled.sources);
+        }
         if s.ai_summary_threshold > 0 {
             summarise(
                 runtime,

@@ -27,6 +27,9 @@ pub enum EngineError {
     /// or a hand-edited database.
     #[error("the bot's keyword rules could not be compiled: {0}")]
     Matcher(#[from] MatcherError),
+    /// A knowledge-base operation failed (a file or URL that cannot be ingested, the index).
+    #[error(transparent)]
+    Knowledge(#[from] crate::knowledge::KnowledgeError),
 }
 
 impl EngineError {
@@ -38,6 +41,7 @@ impl EngineError {
     pub fn is_retryable(&self) -> bool {
         match self {
             EngineError::Store(e) => e.is_retryable(),
+            EngineError::Knowledge(e) => e.is_retryable(),
             EngineError::NotFound { .. }
             | EngineError::Validation(_)
             | EngineError::Conflict(_)

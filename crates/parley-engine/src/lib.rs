@@ -21,6 +21,7 @@ pub mod error;
 pub mod flow;
 pub mod guard;
 pub mod handoff;
+pub mod knowledge;
 pub mod locks;
 pub mod render;
 pub mod route;
@@ -111,6 +112,7 @@ impl Engine {
                 store: store.clone(),
                 http,
                 ai: None,
+                knowledge: None,
             },
             store,
             bots: BotCache::default(),
@@ -119,6 +121,13 @@ impl Engine {
             chain,
             bus: EventBus::default(),
         }
+    }
+
+    /// This engine with a knowledge base: the dataset API, and answers from the bots'
+    /// datasets (the chain's `knowledge` stage and the AI context).
+    pub fn with_knowledge(mut self, knowledge: Arc<knowledge::Knowledge>) -> Engine {
+        self.services.knowledge = Some(knowledge);
+        self
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

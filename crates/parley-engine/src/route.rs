@@ -11,7 +11,10 @@
 //! in a flow           -> the step validates and moves on         (InFlow)
 //! flow triggers       -> start the flow                          (FlowTriggers)
 //! keyword rules       -> the highest-priority match              (KeywordRules)
-//! AI                  -> an LLM reply, when the bot has ai_enabled (ai::AiReply)
+//! AI                  -> an LLM reply, when the bot has ai_enabled (ai::AiReply);
+//!                        the bot's datasets' best chunks are in its context
+//! knowledge base      -> without AI: the best passage of the bot's datasets, when it
+//!                        clears knowledge_threshold        (knowledge::KnowledgeAnswer)
 //! Nth fallback        -> escalate instead                        (FallbackEscalation)
 //! nothing             -> fallback message and buttons            (Fallback)
 //! ```
@@ -54,6 +57,8 @@ pub struct Services {
     pub http: reqwest::Client,
     /// LLM providers for the `ai` stage; `None` when the server has none configured.
     pub ai: Option<Arc<crate::ai::AiRuntime>>,
+    /// The knowledge base (datasets' index); `None` when the engine has none.
+    pub knowledge: Option<Arc<crate::knowledge::Knowledge>>,
 }
 
 /// What a turn does besides replying, committed with its messages: outbox events and at
@@ -256,6 +261,7 @@ pub fn default_chain() -> Vec<Box<dyn Responder>> {
         Box::new(FlowTriggers),
         Box::new(KeywordRules),
         Box::new(crate::ai::AiReply),
+        Box::new(crate::knowledge::KnowledgeAnswer),
         Box::new(FallbackEscalation),
         Box::new(Fallback),
     ]

@@ -109,6 +109,18 @@ pub enum IndexError {
 }
 
 impl IndexError {
+    /// Whether another [`KbIndex`] (in this process or another) holds the directory's
+    /// writer lock, so this one could not be opened.
+    pub fn is_locked(&self) -> bool {
+        matches!(
+            self,
+            IndexError::Tantivy {
+                source: tantivy::TantivyError::LockFailure(..),
+                ..
+            }
+        )
+    }
+
     /// Whether trying the same operation again may succeed: I/O hiccups and a writer lock
     /// held by a process that is going away, not bad input or a corrupt index.
     pub fn is_retryable(&self) -> bool {

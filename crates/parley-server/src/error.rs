@@ -5,7 +5,9 @@
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use parley_core::ValidationError;
+use parley_engine::knowledge::KnowledgeError;
 use parley_engine::EngineError;
+use parley_kb::ParseError;
 use parley_store::StoreError;
 use serde_json::{json, Value};
 
@@ -35,6 +37,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     Validation(ValidationError),
+    /// 422: a URL given to fetch a document from could not be fetched.
+    #[error("{url} could not be fetched: {reason}")]
+    UrlUnreachable { url: String, reason: String },
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -54,7 +59,9 @@ impl ApiError {
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation(_) | ApiError::UrlUnreachable { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -72,7 +79,7 @@ impl ApiError {
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
-            ApiError::Validation(_) => "validation_failed",
+            ApiError::Validation(_) | ApiError::UrlUnreachable { .. } => "validation_failed",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -81,6 +88,11 @@ impl ApiError {
     fn details(&self) -> Value {
         match self {
             ApiError::Validation(v) => json!({ "fields": v.errors }),
+            ApiError::UrlUnreachable { url, reason } => json!({
+                "reason": "url_unreachable",
+                "url": url,
+                "fields": [{ "field": "url", "message": reason }],
+            }),
             ApiError::OriginNotAllowed { origin } => {
                 json!({ "reason": "origin_not_allowed", "origin": origin })
             }
@@ -108,6 +120,36 @@ impl From<EngineError> for ApiError {
             EngineError::Matcher(m) => {
                 tracing::error!(error = %m, "stored rules failed to compile");
                 ApiError::Internal("the bot's rules could not be compiled".into())
+            }
+            EngineError::Knowledge(k) => k.into(),
+        }
+    }
+}
+
+impl From<KnowledgeError> for ApiError {
+    fn from(e: KnowledgeError) -> Self {
+        match e {
+            KnowledgeError::NotConfigured => ApiError::Unavailable(e.to_string()),
+            KnowledgeError::Parse(p) => match p {
+                ParseError::UnsupportedType { .. } => ApiError::UnsupportedMediaType(p.to_string()),
+                ParseError::TooLarge { .. } => ApiError::PayloadTooLarge(p.to_string()),
+                ParseError::Malformed { .. } | ParseError::NoText { .. } => {
+                    ApiError::validation("file", p.to_string())
+                }
+            },
+            KnowledgeError::Fetch { url, reason } => ApiError::UrlUnreachable { url, reason },
+            KnowledgeError::IndexBusy { .. } => {
+                tracing::warn!(error = %e, "knowledge-base index busy");
+                ApiError::Unavailable("the knowledge base is busy; try again shortly".into())
+            }
+            KnowledgeError::Store(s) => s.into(),
+            KnowledgeError::Index(_) | KnowledgeError::Task(_) | KnowledgeError::Encode(_) => {
+                tracing::error!(error = %e, "knowledge-base failure");
+                if e.is_retryable() {
+                    ApiError::Unavailable("the knowledge base is busy; try again shortly".into())
+                } else {
+                    ApiError::Internal("an internal error occurred; it has been logged".into())
+                }
             }
         }
     }

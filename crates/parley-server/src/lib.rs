@@ -42,7 +42,13 @@ pub struct HttpConfig {
     /// A header the reverse proxy in front of Parley sets to the client's address
     /// (`x-real-ip`, `x-forwarded-for`); without it, the TCP peer's address counts.
     pub client_ip_header: Option<HeaderName>,
+    /// Largest document accepted by the dataset record routes (a file upload or a JSON
+    /// record; 413 above it).
+    pub max_upload_bytes: usize,
 }
+
+/// `max_upload_bytes` unless configured: 10 MiB, as `parley-kb` accepts.
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
 
 /// Widget conversation starts per client address and minute, unless configured.
 pub const DEFAULT_WIDGET_STARTS_PER_MINUTE: u32 = 10;
@@ -54,6 +60,7 @@ impl Default for HttpConfig {
             token_ttl: chrono::Duration::hours(24),
             widget_starts_per_minute: DEFAULT_WIDGET_STARTS_PER_MINUTE,
             client_ip_header: None,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
         }
     }
 }
@@ -184,6 +191,7 @@ fn route_parts() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenAp
         .merge(routes::teams::routes())
         .merge(routes::transfers::routes())
         .merge(routes::ai::routes())
+        .merge(routes::datasets::routes())
         .merge(routes::live::routes())
         .merge(routes::openai::routes())
         .merge(routes::widget::pages())
@@ -203,6 +211,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(expire_idle_flows(state.engine.clone()));
+    let indexer = tokio::spawn(index_pending_records(state.engine.clone()));
     // The peer address feeds the widget's per-address rate limit.
     let served = axum::serve(
         listener,
@@ -211,6 +220,7 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     sweeper.abort();
+    indexer.abort();
     served
 }
 
@@ -227,6 +237,24 @@ async fn expire_idle_flows(engine: Arc<Engine>) {
             Ok(0) => {}
             Ok(n) => tracing::info!(ended = n, "idle flows abandoned"),
             Err(e) => tracing::warn!(error = %e, "expiring idle flows failed"),
+        }
+    }
+}
+
+/// Indexes knowledge-base records another process (`parley dataset import` while the
+/// server runs) stored but could not index, every sweep, until aborted.
+async fn index_pending_records(engine: Arc<Engine>) {
+    let Some(knowledge) = engine.knowledge_base().cloned() else {
+        return;
+    };
+    let mut tick = tokio::time::interval(EXPIRY_SWEEP);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match knowledge.sync().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(records = n, "knowledge-base records indexed"),
+            Err(e) => tracing::warn!(error = %e, "indexing stored knowledge-base records failed"),
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod ai;
 mod error;
+pub mod kb;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -23,6 +24,7 @@ use uuid::Uuid;
 
 pub use ai::{AiStore, AiUsage, ConversationSummary};
 pub use error::StoreError;
+pub use kb::{ChunkRow, KbStore, RecordChunks, RecordWrite};
 pub use sqlite::{
     SqliteStore, Synchronous, TRANSFER_ASSIGNED, TRANSFER_CREATED, TRANSFER_RESUMED,
     TRANSFER_UPDATED,
@@ -232,7 +234,7 @@ pub enum ImportOutcome {
 }
 
 #[async_trait]
-pub trait Store: AiStore + Send + Sync + 'static {
+pub trait Store: AiStore + KbStore + Send + Sync + 'static {
     /// Is the database reachable and answering?
     async fn ping(&self) -> Result<()>;
 

@@ -33,6 +33,7 @@ use crate::{
 };
 
 mod ai;
+mod kb;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 

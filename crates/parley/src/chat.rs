@@ -67,6 +67,12 @@ pub async fn run(engine: &Engine, ws: Uuid, bot: &str) -> anyhow::Result<()> {
 fn show(messages: &[Message], offered: &mut Vec<String>) {
     for m in messages {
         println!("bot> {}", m.text);
+        for source in &m.meta.sources {
+            match &source.url {
+                Some(url) => println!("     (source: {} <{url}>)", source.title),
+                None => println!("     (source: {})", source.title),
+            }
+        }
         // Like the engine: only the last message's buttons are on offer.
         *offered = m.buttons.iter().map(|b| b.id.clone()).collect();
         for (i, b) in m.buttons.iter().enumerate() {

@@ -23,6 +23,8 @@ pub struct Config {
     pub admin_key: Option<SecretString>,
     /// Largest request body, in bytes (413 above it).
     pub max_body_bytes: usize,
+    /// Largest knowledge-base document: an uploaded file or a JSON record (413 above it).
+    pub max_upload_bytes: usize,
     /// Longest user message, in characters (422 above it).
     pub max_message_chars: usize,
     /// Default lifetime of conversation tokens, in seconds.
@@ -56,6 +58,7 @@ struct Defaults {
     listen: String,
     data_dir: String,
     max_body_bytes: usize,
+    max_upload_bytes: usize,
     max_message_chars: usize,
     token_ttl_seconds: i64,
     widget_starts_per_minute: u32,
@@ -70,6 +73,7 @@ impl Default for Defaults {
             listen: "127.0.0.1:8080".into(),
             data_dir: "./data".into(),
             max_body_bytes: 64 * 1024,
+            max_upload_bytes: parley_server::DEFAULT_MAX_UPLOAD_BYTES,
             max_message_chars: 4096,
             token_ttl_seconds: 24 * 3600,
             widget_starts_per_minute: parley_server::DEFAULT_WIDGET_STARTS_PER_MINUTE,
@@ -119,6 +123,9 @@ impl Config {
     fn validate(self) -> anyhow::Result<Config> {
         if !(1024..=64 * 1024 * 1024).contains(&self.max_body_bytes) {
             bail!("max_body_bytes must be between 1024 and 67108864");
+        }
+        if !(1024..=256 * 1024 * 1024).contains(&self.max_upload_bytes) {
+            bail!("max_upload_bytes must be between 1024 and 268435456");
         }
         if !(1..=100_000).contains(&self.max_message_chars) {
             bail!("max_message_chars must be between 1 and 100000");

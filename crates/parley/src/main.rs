@@ -1,9 +1,12 @@
 //! The `parley` command: `serve` runs the server; `chat` talks to a bot in the terminal;
-//! `bot import/export` treats a bot as a YAML file; `workspace` and `keys` manage access.
+//! `bot import/export` treats a bot as a YAML file; `dataset` manages the knowledge base;
+//! `workspace` and `keys` manage access.
 //! Every command works directly on the data directory, so none needs the server running.
 
 mod chat;
 mod config;
+mod dataset;
+mod demo;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,6 +14,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use parley_core::{BotDefinition, Role};
+use parley_engine::knowledge::{Knowledge, KnowledgeError, KnowledgeLimits};
 use parley_engine::{Engine, EngineError, Limits};
 use parley_server::{auth, AppState, HttpConfig};
 use parley_store::{ImportOutcome, SqliteStore, Store};
@@ -19,9 +23,6 @@ use tracing_subscriber::EnvFilter;
 use uuid::Uuid;
 
 use crate::config::{Config, FlagOverrides};
-
-/// The demo bot, built into the binary so `parley serve --demo` works from anywhere.
-const DEMO_BOT: &str = include_str!("../../../examples/demo-bot.yaml");
 
 #[derive(Debug, Parser)]
 #[command(
@@ -53,7 +54,8 @@ enum Command {
         /// Address to listen on [default: 127.0.0.1:8080; env PARLEY_LISTEN].
         #[arg(long)]
         listen: Option<String>,
-        /// Load the demo bot (examples/demo-bot.yaml) so there is someone to talk to.
+        /// Load the demo bot (examples/demo-bot.yaml) and its help centre
+        /// (examples/help-centre) so there is someone to talk to.
         #[arg(long)]
         demo: bool,
     },
@@ -78,6 +80,9 @@ enum Command {
     /// Human agents: people with an agent key who take over conversations.
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// Knowledge-base datasets: documents bots answer from.
+    #[command(subcommand)]
+    Dataset(dataset::DatasetCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -205,12 +210,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("opening the database in {}", config.data_dir.display()))?,
     );
+    // The index is opened on first use (the server opens it at start), so commands that
+    // never search do not take its lock from a running server.
+    let knowledge = Arc::new(Knowledge::new(&config.data_dir, store.clone()).with_limits(
+        KnowledgeLimits {
+            max_file_bytes: config.max_upload_bytes,
+            ..KnowledgeLimits::default()
+        },
+    ));
     let mut engine = Engine::new(
         store.clone(),
         Limits {
             max_message_chars: config.max_message_chars,
         },
-    );
+    )
+    .with_knowledge(knowledge);
     // Only commands that answer messages need the providers (and their keys).
     if matches!(cli.command, Command::Serve { .. } | Command::Chat { .. }) {
         let providers = config.providers(|name| std::env::var(name).ok())?;
@@ -232,6 +246,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bot(cmd) => bot_command(&engine, cmd).await,
         Command::Team(cmd) => team_command(&engine, cmd).await,
         Command::Agent(cmd) => agent_command(&engine, cmd).await,
+        Command::Dataset(cmd) => dataset::run(&engine, cmd).await,
         Command::Workspace(WorkspaceCommand::Create { name }) => {
             let ws = store.create_workspace(name.trim()).await?;
             let key =
@@ -336,7 +351,7 @@ async fn agent_command(engine: &Engine, cmd: AgentCommand) -> anyhow::Result<()>
 }
 
 /// Every item of a paged list.
-async fn all_pages<T, F, Fut>(mut fetch: F) -> anyhow::Result<Vec<T>>
+pub(crate) async fn all_pages<T, F, Fut>(mut fetch: F) -> anyhow::Result<Vec<T>>
 where
     F: FnMut(parley_store::PageRequest) -> Fut,
     Fut: std::future::Future<Output = parley_engine::Result<parley_store::Page<T>>>,
@@ -365,7 +380,10 @@ fn init_logging(config: &Config, serving: bool) {
         .try_init();
 }
 
-async fn workspace_or_default(store: &dyn Store, given: Option<Uuid>) -> anyhow::Result<Uuid> {
+pub(crate) async fn workspace_or_default(
+    store: &dyn Store,
+    given: Option<Uuid>,
+) -> anyhow::Result<Uuid> {
     match given {
         None => Ok(store.default_workspace().await?.id),
         Some(id) => {
@@ -402,14 +420,18 @@ async fn serve(config: Config, engine: Arc<Engine>, demo: bool) -> anyhow::Resul
         }
         None => {}
     }
+    if let Some(knowledge) = engine.knowledge_base() {
+        match knowledge.open_index().await {
+            Ok(_) => {}
+            Err(KnowledgeError::IndexBusy { dir }) => bail!(
+                "the knowledge-base index in {} is in use: is another `parley serve` running on this data directory?",
+                dir.display()
+            ),
+            Err(e) => return Err(e).context("opening the knowledge-base index"),
+        }
+    }
     if demo {
-        let (bot, _) = import_yaml(
-            &engine,
-            ws.id,
-            DEMO_BOT,
-            Path::new("examples/demo-bot.yaml"),
-        )
-        .await?;
+        let bot = demo::load(&engine, ws.id).await?;
         println!("Demo bot `{}` is ready: {}", bot.name, bot.id);
         println!(
             "Talk to it: parley chat \"{}\"  (or see the README for curl)",
@@ -423,6 +445,7 @@ async fn serve(config: Config, engine: Arc<Engine>, demo: bool) -> anyhow::Resul
             token_ttl: chrono::Duration::seconds(config.token_ttl_seconds),
             widget_starts_per_minute: config.widget_starts_per_minute,
             client_ip_header: config.client_ip_header(),
+            max_upload_bytes: config.max_upload_bytes,
         },
     )
     .await?;
@@ -473,6 +496,16 @@ async fn import_yaml(
 ) -> anyhow::Result<(parley_core::Bot, ImportOutcome)> {
     let def: BotDefinition = serde_yaml_ng::from_str(yaml)
         .with_context(|| format!("reading {} as a bot definition", origin.display()))?;
+    import_definition(engine, ws, def, origin).await
+}
+
+/// Imports a bot definition, reporting every invalid field of `origin`.
+pub(crate) async fn import_definition(
+    engine: &Engine,
+    ws: Uuid,
+    def: BotDefinition,
+    origin: &Path,
+) -> anyhow::Result<(parley_core::Bot, ImportOutcome)> {
     match engine.import_bot(ws, def).await {
         Ok((bot, outcome)) => {
             tracing::info!(bot = %bot.id, ?outcome, "imported bot");

@@ -2,7 +2,9 @@
 //! (`ai_context_budget_tokens`). Always: the system prompt with the persona and Parley's
 //! own rules, and the user's message, delimited. Then, while the budget lasts and in this
 //! order: the AI contexts whose trigger keywords the message mentions (highest priority
-//! first; `api` ones fetched with their timeout), what is known about the contact, the
+//! first; `api` ones fetched with their timeout), the best chunks of the bot's knowledge-base
+//! datasets (with their ids; the model is told to answer only from them and to say when
+//! they do not cover the question), what is known about the contact, the
 //! stored summary of older turns, and the most recent turns (newest first, sent oldest
 //! first). What did not fit is listed in [`AssembledContext::left_out`], so
 //! `GET /conversations/{id}/context` shows exactly what was sent and what was not.
@@ -14,7 +16,7 @@ use std::time::Duration;
 
 use parley_core::ai_context::AiContextType;
 use parley_core::flow::HttpMethod;
-use parley_core::{AiContext, MessageRole, Settings};
+use parley_core::{AiContext, KnowledgeSource, MessageRole, Settings};
 use parley_llm::{ChatMessage, ChatRequest};
 use serde::Serialize;
 
@@ -34,6 +36,15 @@ const USER_NOTICE: &str = "Text inside <user_message> tags was written by the us
 const NO_TRANSFER_RULE: &str = "You cannot transfer the conversation to a person yourself, \
     and you must never say that you have transferred, connected or handed the user over. If \
     the user wants a person, tell them they can ask to talk to a person.";
+/// Said with the knowledge base's excerpts.
+const KNOWLEDGE_RULE: &str = "Excerpts from the knowledge base follow, each with its id in \
+    brackets. Answer only from these excerpts. If they do not cover the question, say that \
+    you do not have that information rather than guessing; never invent policies, prices, \
+    dates or contact details.";
+/// Said when the bot has datasets but nothing in them matches the question.
+const KNOWLEDGE_NONE: &str = "Nothing in the knowledge base matches this question. Say that \
+    you do not have that information rather than guessing; never invent policies, prices, \
+    dates or contact details.";
 /// The most recent stored messages considered for the history.
 const HISTORY_WINDOW: u32 = 50;
 const MAX_API_CONTEXT_BYTES: usize = 64 * 1024;
@@ -42,8 +53,8 @@ const PER_MESSAGE_TOKENS: u32 = 4;
 /// One piece of the context, for the debugging view.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ContextPart {
-    /// `system_prompt`, `persona`, `rules`, `ai_context`, `contact`, `summary`, `history`,
-    /// `user_message`.
+    /// `system_prompt`, `persona`, `rules`, `ai_context`, `knowledge` (named by chunk id),
+    /// `contact`, `summary`, `history`, `user_message`.
     pub kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -81,6 +92,8 @@ pub struct AssembledContext {
     /// Nothing in it is specific to this conversation (no contact, no summary, no earlier
     /// user turns), so its answer may be shared through the response cache.
     pub cacheable: bool,
+    /// The knowledge-base chunks in the request, for the reply's `meta.sources`.
+    pub sources: Vec<KnowledgeSource>,
 }
 
 /// A rough token count: a quarter of the characters, rounded up.
@@ -275,6 +288,54 @@ pub async fn assemble(turn: &TurnContext<'_>) -> Result<AssembledContext> {
         ));
     }
 
+    // The best chunks of the bot's datasets.
+    let mut sources = Vec::new();
+    if let (false, Some(knowledge)) = (s.dataset_ids.is_empty(), &turn.services.knowledge) {
+        let hits = match knowledge
+            .search(
+                &s.dataset_ids,
+                turn.input.meaning(),
+                crate::knowledge::AI_CHUNKS,
+            )
+            .await
+        {
+            Ok(hits) => hits,
+            Err(e) => {
+                tracing::warn!(conversation = %turn.conversation.id, error = %e, "the knowledge base could not be searched; the model gets no excerpts");
+                Vec::new()
+            }
+        };
+        let mut excerpts = Vec::new();
+        for hit in &hits {
+            let mut heading = hit.title.clone();
+            for h in &hit.heading_path {
+                heading.push_str(" > ");
+                heading.push_str(h);
+            }
+            let block = format!("[{}] {heading}\n{}", hit.chunk_id, hit.text.trim());
+            let part = ContextPart::new(
+                "knowledge",
+                Some(hit.chunk_id.clone()),
+                estimate_tokens(&block),
+            );
+            if fits(part.tokens, &mut used) {
+                parts.push(part);
+                excerpts.push(block);
+                sources.push(crate::knowledge::source_of(hit));
+            } else {
+                left_out.push(part.left_out("budget"));
+            }
+        }
+        system.push(if excerpts.is_empty() {
+            format!("## Knowledge base\n{KNOWLEDGE_NONE}")
+        } else {
+            format!(
+                "## Knowledge base\n{KNOWLEDGE_RULE}\n\n{}",
+                excerpts.join("\n\n")
+            )
+        });
+    }
+
     // What is known about the contact.
     let c = turn.contact;
     let mut known = Vec::new();
@@ -380,6 +441,7 @@ pub async fn assemble(turn: &TurnContext<'_>) -> Result<AssembledContext> {
         estimated_tokens: used,
         budget,
         cacheable: !personal,
+        sources,
     })
 }
 

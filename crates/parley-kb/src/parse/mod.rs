@@ -32,7 +32,8 @@ pub struct ParsedDoc {
 
 /// What a document contains.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
+// Adjacently tagged: an internally tagged enum cannot hold `Sections`' sequence.
+#[serde(rename_all = "snake_case", tag = "kind", content = "content")]
 pub enum DocBody {
     /// Prose under headings, in reading order.
     Sections(Vec<Section>),
@@ -355,6 +356,29 @@ mod tests {
     fn empty_file_has_no_text() {
         let err = parse(b"  \n\n ", "a.txt", None, &ParseLimits::default()).unwrap_err();
         assert!(matches!(err, ParseError::NoText { .. }));
+    }
+
+    #[test]
+    fn documents_round_trip_through_json() {
+        let docs = parse(
+            b"# Title\n\n## A\n\nText.",
+            "a.md",
+            None,
+            &ParseLimits::default(),
+        )
+        .unwrap();
+        let json = serde_json::to_string(&docs[0]).unwrap();
+        assert_eq!(serde_json::from_str::<ParsedDoc>(&json).unwrap(), docs[0]);
+        let pair = ParsedDoc {
+            title: "Q".into(),
+            url: None,
+            body: DocBody::QaPair {
+                question: "Q".into(),
+                answer: "A".into(),
+            },
+        };
+        let json = serde_json::to_string(&pair).unwrap();
+        assert_eq!(serde_json::from_str::<ParsedDoc>(&json).unwrap(), pair);
     }
 
     #[test]

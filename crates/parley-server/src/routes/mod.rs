@@ -4,6 +4,7 @@
 pub mod ai;
 pub mod bots;
 pub mod conversations;
+pub mod datasets;
 pub mod flows;
 pub mod keys;
 pub mod keywords;

@@ -63,7 +63,13 @@ async fn spawn_engine(
     auth::ensure_key(store.as_ref(), ws.id, "test", ADMIN_KEY)
         .await
         .unwrap();
-    let mut engine = Engine::new(store.clone(), limits);
+    let knowledge = parley_engine::knowledge::Knowledge::new(data_dir, store.clone()).with_limits(
+        parley_engine::knowledge::KnowledgeLimits {
+            max_file_bytes: http.max_upload_bytes,
+            ..Default::default()
+        },
+    );
+    let mut engine = Engine::new(store.clone(), limits).with_knowledge(Arc::new(knowledge));
     if let Some(ai) = ai {
         engine = engine.with_ai(ai);
     }

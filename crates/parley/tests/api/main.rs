@@ -14,6 +14,7 @@ mod flows;
 mod handoff;
 mod helpers;
 mod keywords;
+mod knowledge;
 mod process;
 mod system;
 mod widget;

@@ -393,3 +393,127 @@ fn chat_in_the_terminal() {
     let (ok, _, err) = cli(dir.path(), &["chat", "nobody"]);
     assert!(!ok && err.contains("no bot"), "{err}");
 }
+
+#[test]
+fn dataset_import_skips_unchanged_files_and_reports_bad_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = tempfile::tempdir().unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../parley-kb/tests/fixtures");
+    std::fs::create_dir(docs.path().join("faq")).unwrap();
+    for (from, to) in [
+        ("guide.md", "guide.md"),
+        ("notes.txt", "notes.txt"),
+        ("page.html", "page.html"),
+        ("faq.csv", "faq/faq.csv"),
+    ] {
+        std::fs::copy(fixtures.join(from), docs.path().join(to)).unwrap();
+    }
+    std::fs::write(docs.path().join("photo.png"), b"\x89PNG not a document").unwrap();
+    std::fs::write(docs.path().join("broken.json"), b"{ not json").unwrap();
+    std::fs::write(docs.path().join(".hidden.md"), b"# Hidden").unwrap();
+    let docs_arg = docs.path().to_str().unwrap();
+
+    let (ok, out, err) = cli(dir.path(), &["dataset", "create", "Help"]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("dataset "), "{out}");
+
+    // Bad files are reported with the reason; the good ones are imported all the same.
+    let (ok, out, err) = cli(dir.path(), &["dataset", "import", "Help", docs_arg]);
+    assert!(!ok, "a failed file makes the exit status say so: {out}");
+    assert!(out.contains("4 new, 0 updated, 0 unchanged"), "{out}");
+    assert!(out.contains("(5 records written), 2 failed"), "{out}");
+    assert!(out.contains("photo.png: unsupported file type"), "{out}");
+    assert!(out.contains("broken.json: "), "{out}");
+    assert!(!out.contains(".hidden"), "{out}");
+    assert!(err.contains("2 of 6 files could not be imported"), "{err}");
+
+    // A re-run skips what did not change and picks up what did.
+    let mut guide = std::fs::read_to_string(docs.path().join("guide.md")).unwrap();
+    guide.push_str("\n## Returns\n\nParcels can be sent back from any post office.\n");
+    std::fs::write(docs.path().join("guide.md"), guide).unwrap();
+    std::fs::remove_file(docs.path().join("photo.png")).unwrap();
+    std::fs::remove_file(docs.path().join("broken.json")).unwrap();
+    let (ok, out, err) = cli(dir.path(), &["dataset", "import", "Help", docs_arg]);
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("0 new, 1 updated, 3 unchanged"), "{out}");
+    let (ok, out, _) = cli(dir.path(), &["dataset", "list"]);
+    assert!(ok && out.contains("Help  (5 records)"), "{out}");
+
+    let (ok, out, err) = cli(
+        dir.path(),
+        &["dataset", "search", "Help", "send", "parcels", "back"],
+    );
+    assert!(ok, "{err}");
+    assert!(out.starts_with("1. ["), "{out}");
+    assert!(out.contains("Delivery guide > Returns"), "{out}");
+    assert!(out.contains("any post office"), "{out}");
+
+    let (ok, _, err) = cli(dir.path(), &["dataset", "import", "Nope", docs_arg]);
+    assert!(!ok && err.contains("no dataset"), "{err}");
+}
+
+#[tokio::test]
+async fn the_demo_answers_from_its_help_centre_without_an_llm() {
+    let dir = tempfile::tempdir().unwrap();
+    for start in 0..2 {
+        let server = Server::start(dir.path(), true, "normal");
+        let client = reqwest::Client::new();
+        let bots: Value = client
+            .get(server.url("/api/v1/bots"))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let bot = bots["data"]["items"][0]["id"].as_str().unwrap().to_string();
+        let (_, conv) = post(
+            &client,
+            server.url("/api/v1/conversations"),
+            json!({"bot_id": bot}),
+        )
+        .await
+        .unwrap();
+        let conv = conv["data"]["id"].as_str().unwrap().to_string();
+        let (status, body) = post(
+            &client,
+            server.url(&format!("/api/v1/conversations/{conv}/complete")),
+            json!({"text": "how long do refunds take?"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let reply = &body["data"]["messages"][0];
+        assert_eq!(reply["meta"]["source"], "knowledge", "{reply}");
+        assert_eq!(reply["meta"]["sources"][0]["title"], "Refunds", "{reply}");
+        // Rules still answer what they cover.
+        let (_, body) = post(
+            &client,
+            server.url(&format!("/api/v1/conversations/{conv}/complete")),
+            json!({"text": "what are your opening hours"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            body["data"]["messages"][0]["meta"]["source"], "rule",
+            "{body}"
+        );
+        // A second start finds the help centre unchanged: no second copy.
+        let datasets: Value = client
+            .get(server.url("/api/v1/datasets"))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            datasets["data"]["items"].as_array().unwrap().len(),
+            1,
+            "start {start}"
+        );
+        assert_eq!(datasets["data"]["items"][0]["records"], 16, "start {start}");
+    }
+}

@@ -38,6 +38,11 @@ async fn openapi_describes_every_route() {
         "/api/v1/conversations/{conversation_id}/feedback",
         "/api/v1/keys",
         "/api/v1/sessions",
+        "/api/v1/datasets",
+        "/api/v1/datasets/{dataset_id}",
+        "/api/v1/datasets/{dataset_id}/records",
+        "/api/v1/datasets/{dataset_id}/records/{record_id}",
+        "/api/v1/datasets/{dataset_id}/search",
         "/healthz",
         "/readyz",
     ] {
