@@ -162,6 +162,8 @@ pub enum MessageSource {
     Transfer,
     Agent,
     System,
+    /// The guard's own replies: the PII warning, the calm answer to abuse, a refusal.
+    Guard,
 }
 
 /// Why a message says what it says. Absent fields are left out of the JSON.
@@ -211,6 +213,12 @@ pub struct MessageMeta {
     /// On a message with buttons: how the channel lays them out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layout: Option<ButtonLayout>,
+    /// On a user message: its language (ISO 639-1), when it was long enough to tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// What the guard masked, flagged or blocked (kinds and counts, never values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard: Option<crate::guard::MessageGuard>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

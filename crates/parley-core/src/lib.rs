@@ -10,6 +10,7 @@ pub mod button;
 pub mod conversation;
 pub mod feedback;
 pub mod flow;
+pub mod guard;
 pub mod handoff;
 pub mod matcher;
 pub mod rule;
@@ -33,6 +34,7 @@ pub use conversation::{
 };
 pub use feedback::{Feedback, FeedbackInput};
 pub use flow::{Flow, FlowInput, FlowPatch, FlowSpec, FlowStep, StepType};
+pub use guard::{GuardSettings, MessageGuard, SafetyEvent, SafetyKind};
 pub use handoff::{Agent, AgentInput, Team, TeamInput};
 pub use matcher::{KeywordMatcher, MatcherError, RuleMatch};
 pub use rule::{KeywordRule, KeywordRuleInput, KeywordRulePatch, MatchType, ResponseType};

@@ -27,6 +27,13 @@ pub enum EngineError {
     /// or a hand-edited database.
     #[error("the bot's keyword rules could not be compiled: {0}")]
     Matcher(#[from] MatcherError),
+    /// A sealed PII original was asked for, but the server has no vault keys
+    /// (`[guard] pii_keys`).
+    #[error("the server has no PII vault keys configured ([guard] pii_keys)")]
+    VaultNotConfigured,
+    /// A sealed original did not open (its key is no longer configured, or it was altered).
+    #[error(transparent)]
+    Vault(#[from] parley_guard::VaultError),
 }
 
 impl EngineError {
@@ -43,7 +50,9 @@ impl EngineError {
             | EngineError::Conflict(_)
             | EngineError::Forbidden(_)
             | EngineError::OriginNotAllowed { .. }
-            | EngineError::Matcher(_) => false,
+            | EngineError::Matcher(_)
+            | EngineError::VaultNotConfigured
+            | EngineError::Vault(_) => false,
         }
     }
 }

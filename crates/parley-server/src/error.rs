@@ -109,6 +109,13 @@ impl From<EngineError> for ApiError {
                 tracing::error!(error = %m, "stored rules failed to compile");
                 ApiError::Internal("the bot's rules could not be compiled".into())
             }
+            EngineError::VaultNotConfigured => ApiError::Unavailable(
+                "this server has no PII vault keys configured ([guard] pii_keys), so sealed originals cannot be opened".into(),
+            ),
+            EngineError::Vault(v) => {
+                tracing::error!(error = %v, "a sealed PII original did not open");
+                ApiError::Internal(format!("the sealed original could not be opened: {v}"))
+            }
         }
     }
 }

@@ -184,6 +184,7 @@ fn route_parts() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenAp
         .merge(routes::teams::routes())
         .merge(routes::transfers::routes())
         .merge(routes::ai::routes())
+        .merge(routes::guard::routes())
         .merge(routes::live::routes())
         .merge(routes::openai::routes())
         .merge(routes::widget::pages())

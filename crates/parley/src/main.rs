@@ -221,6 +221,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .with_cache_ttl(std::time::Duration::from_secs(config.ai_cache_ttl_seconds));
         engine = engine.with_ai(Arc::new(ai));
     }
+    if let Some(keyring) = config.pii_keyring()? {
+        tracing::info!(
+            active_key = keyring.active_key_id(),
+            "PII vault keys configured"
+        );
+        engine = engine.with_vault(keyring);
+    }
     let engine = Arc::new(engine);
 
     match cli.command {

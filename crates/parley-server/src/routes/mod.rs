@@ -5,6 +5,7 @@ pub mod ai;
 pub mod bots;
 pub mod conversations;
 pub mod flows;
+pub mod guard;
 pub mod keys;
 pub mod keywords;
 pub mod live;
