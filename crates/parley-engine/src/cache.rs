@@ -72,7 +72,12 @@ fn author_texts(
     let mut public = settings.clone();
     public.guard.output.secrets.clear();
     public.system_prompt.clear();
-    let mut texts = vec![serde_json::to_string(&public).unwrap_or_default()];
+    let mut texts = vec![
+        serde_json::to_string(&public).unwrap_or_default(),
+        // Parley's own re-ask texts carry example values.
+        parley_core::answer::INVALID_EMAIL.to_string(),
+        parley_core::answer::INVALID_PHONE.to_string(),
+    ];
     texts.extend(rules.iter().map(|r| r.response.clone()));
     texts.extend(
         flows

@@ -253,7 +253,7 @@ mod tests {
         let trusted = TrustedValues::from_texts([
             "Call us on 020 7946 0000 or see https://help.shop.example/returns",
         ]);
-        let reply = "Our line is 020-7946-0000; details at help.shop.example/returns";
+        let reply = "Our line is 020-7946-0000; details at https://help.shop.example/returns";
         let mut p = policy("canary-abcdefghjkmnpqrstuvw", "hi");
         assert!(!check_output(reply, &p).ok);
         p.trusted = Some(&trusted);

@@ -386,6 +386,11 @@ async fn workspace_or_default(store: &dyn Store, given: Option<Uuid>) -> anyhow:
 }
 
 async fn serve(config: Config, engine: Arc<Engine>, demo: bool) -> anyhow::Result<()> {
+    // Build the guard's detectors (regex sets, the language models) before listening, so
+    // the first message does not pay for them.
+    tokio::task::spawn_blocking(parley_engine::guard::warm_up)
+        .await
+        .context("warming up the guard")?;
     let store = engine.store().clone();
     let ws = store.default_workspace().await?;
     match &config.admin_key {
