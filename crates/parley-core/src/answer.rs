@@ -222,6 +222,11 @@ impl<'a> AnswerContext<'a> {
     }
 }
 
+/// Said when an e-mail or phone answer does not parse. Parley's own words, with example
+/// values the output guard must let through (the engine trusts them).
+pub const INVALID_EMAIL: &str = "Please enter an email address, like name@example.com.";
+pub const INVALID_PHONE: &str =
+    "Please enter a phone number of 7 to 15 digits, like +44 20 7946 0958.";
 const DATE_EXAMPLES: &str = "for example 'tomorrow', 'next Monday' or 'Jan 15'";
 
 /// Reads `text` as the answer to a step of type `input`.
@@ -244,10 +249,10 @@ pub fn check_answer(
         InputType::Number => check_number(rules, text),
         InputType::Email => normalize_email(text)
             .map(Answer::text)
-            .ok_or_else(|| Invalid::new("Please enter an email address, like name@example.com.")),
-        InputType::Phone => normalize_phone(text).map(Answer::text).ok_or_else(|| {
-            Invalid::new("Please enter a phone number of 7 to 15 digits, like +44 20 7946 0958.")
-        }),
+            .ok_or_else(|| Invalid::new(INVALID_EMAIL)),
+        InputType::Phone => normalize_phone(text)
+            .map(Answer::text)
+            .ok_or_else(|| Invalid::new(INVALID_PHONE)),
         InputType::Date => check_date(rules, text, cx),
         InputType::Time => parse_time(text)
             .map(|t| Answer::text(t.format("%H:%M").to_string()))

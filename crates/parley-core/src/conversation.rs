@@ -162,6 +162,8 @@ pub enum MessageSource {
     Transfer,
     Agent,
     System,
+    /// The guard's own replies: the PII warning, the calm answer to abuse, a refusal.
+    Guard,
 }
 
 /// Why a message says what it says. Absent fields are left out of the JSON.
@@ -219,6 +221,12 @@ pub struct MessageMeta {
     /// from, for citations.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<crate::knowledge::KnowledgeSource>,
+    /// On a user message: its language (ISO 639-1), when it was long enough to tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// What the guard masked, flagged or blocked (kinds and counts, never values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard: Option<crate::guard::MessageGuard>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ pub mod button;
 pub mod conversation;
 pub mod feedback;
 pub mod flow;
+pub mod guard;
 pub mod handoff;
 pub mod knowledge;
 pub mod matcher;
@@ -34,6 +35,7 @@ pub use conversation::{
 };
 pub use feedback::{Feedback, FeedbackInput};
 pub use flow::{Flow, FlowInput, FlowPatch, FlowSpec, FlowStep, StepType};
+pub use guard::{GuardSettings, MessageGuard, SafetyEvent, SafetyKind};
 pub use handoff::{Agent, AgentInput, Team, TeamInput};
 pub use knowledge::{Dataset, DatasetInput, KnowledgeSource, Record, RecordInput, SearchHit};
 pub use matcher::{KeywordMatcher, MatcherError, RuleMatch};

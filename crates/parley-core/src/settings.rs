@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::button::{parse_buttons, Button, ButtonInput};
+use crate::guard::{validate_guard, validate_texts_by_language, GuardSettings, LanguageTexts};
 use crate::validation::ValidationError;
 
 pub const MAX_MESSAGE_CHARS: usize = 4096;
@@ -73,6 +74,13 @@ pub struct Settings {
     pub ai_summary_threshold: u32,
     /// Said when every model in the chain failed; offers a human.
     pub ai_failure_message: String,
+    /// The guard's policy: PII, abuse, prompt injection, the output check.
+    pub guard: GuardSettings,
+    /// Greeting and fallback per language code (`fr`, `de`, …), used once the user's
+    /// language is known (detected from their messages, or the contact's `language` /
+    /// `locale` attribute when the conversation starts).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub texts_by_language: BTreeMap<String, LanguageTexts>,
 }
 
 impl Default for Settings {
@@ -105,7 +113,29 @@ impl Default for Settings {
             ai_context_budget_tokens: DEFAULT_AI_CONTEXT_BUDGET,
             ai_summary_threshold: DEFAULT_AI_SUMMARY_THRESHOLD,
             ai_failure_message: DEFAULT_AI_FAILURE_MESSAGE.to_string(),
+            guard: GuardSettings::default(),
+            texts_by_language: BTreeMap::new(),
         }
+    }
+}
+
+impl Settings {
+    /// The greeting in `language` when the bot has one for it, else the default greeting.
+    pub fn greeting_in(&self, language: Option<&str>) -> &str {
+        language
+            .and_then(|l| self.texts_by_language.get(l))
+            .map(|t| t.greeting_message.as_str())
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or(&self.greeting_message)
+    }
+
+    /// The fallback in `language` when the bot has one for it, else the default fallback.
+    pub fn fallback_in(&self, language: Option<&str>) -> &str {
+        language
+            .and_then(|l| self.texts_by_language.get(l))
+            .map(|t| t.fallback_message.as_str())
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or(&self.fallback_message)
     }
 }
 
@@ -401,6 +431,10 @@ pub struct SettingsPatch {
     pub ai_summary_threshold: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ai_failure_message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guard: Option<GuardSettings>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub texts_by_language: Option<BTreeMap<String, LanguageTexts>>,
 }
 
 impl From<&Settings> for SettingsPatch {
@@ -435,6 +469,8 @@ impl From<&Settings> for SettingsPatch {
             ai_context_budget_tokens: Some(s.ai_context_budget_tokens),
             ai_summary_threshold: Some(s.ai_summary_threshold),
             ai_failure_message: Some(s.ai_failure_message.clone()),
+            guard: Some(s.guard.clone()),
+            texts_by_language: Some(s.texts_by_language.clone()),
         }
     }
 }
@@ -610,6 +646,14 @@ impl SettingsPatch {
                 );
             }
             s.ai_failure_message = v;
+        }
+        if let Some(v) = self.guard {
+            validate_guard(&mut errors, &v, MAX_MESSAGE_CHARS);
+            s.guard = v;
+        }
+        if let Some(v) = self.texts_by_language {
+            validate_texts_by_language(&mut errors, &v, MAX_MESSAGE_CHARS);
+            s.texts_by_language = v;
         }
         for (field, text) in [
             ("greeting_message", &s.greeting_message),

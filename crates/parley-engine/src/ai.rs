@@ -190,7 +190,8 @@ impl Responder for AiReply {
         }
         let bot = turn.bot;
         let s = &bot.settings;
-        if !s.ai_enabled || turn.input.meaning().trim().is_empty() {
+        // A message the guard flagged as an injection under `no_llm` never reaches a model.
+        if !s.ai_enabled || turn.input.guard.skip_ai || turn.input.meaning().trim().is_empty() {
             return Ok(None);
         }
         let Some(runtime) = turn.services.ai.clone() else {

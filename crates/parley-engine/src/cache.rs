@@ -29,6 +29,9 @@ pub struct CompiledBot {
     /// The settings' `transfer_keywords`, matched like a `contains` rule.
     pub transfer_words: KeywordMatcher,
     pub timezone: chrono_tz::Tz,
+    /// PII and link hosts in the texts the bot's author wrote (settings, rules, flows): the
+    /// output guard lets the bot repeat its own support line or help-centre link.
+    pub trusted: parley_guard::TrustedValues,
     pub version: i64,
 }
 
@@ -56,6 +59,32 @@ fn word_list(id: Uuid, bot_id: Uuid, keywords: Vec<String>) -> KeywordRule {
         created_at: now,
         updated_at: now,
     }
+}
+
+/// What the output guard may let the bot say of its author's own texts. The settings are
+/// read without the guard's secrets (never "trusted") and the system prompt (which only the
+/// model sees).
+fn author_texts(
+    settings: &Settings,
+    rules: &[KeywordRule],
+    flows: &[Flow],
+) -> parley_guard::TrustedValues {
+    let mut public = settings.clone();
+    public.guard.output.secrets.clear();
+    public.system_prompt.clear();
+    let mut texts = vec![
+        serde_json::to_string(&public).unwrap_or_default(),
+        // Parley's own re-ask texts carry example values.
+        parley_core::answer::INVALID_EMAIL.to_string(),
+        parley_core::answer::INVALID_PHONE.to_string(),
+    ];
+    texts.extend(rules.iter().map(|r| r.response.clone()));
+    texts.extend(
+        flows
+            .iter()
+            .map(|f| serde_json::to_string(&f.spec).unwrap_or_default()),
+    );
+    parley_guard::TrustedValues::from_texts(texts.iter().map(String::as_str))
 }
 
 #[derive(Debug, Default)]
@@ -105,7 +134,9 @@ impl BotCache {
                 .then(|| word_list(bot_id, bot_id, snap.settings.transfer_keywords.clone())),
         )?;
         let timezone = snap.settings.timezone.parse().unwrap_or(chrono_tz::UTC);
+        let trusted = author_texts(&snap.settings, &snap.rules, &snap.flows);
         let compiled = Arc::new(CompiledBot {
+            trusted,
             matcher: KeywordMatcher::compile(snap.rules)?,
             flows: snap.flows.into_iter().map(Arc::new).collect(),
             flow_triggers,

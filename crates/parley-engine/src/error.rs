@@ -30,6 +30,13 @@ pub enum EngineError {
     /// A knowledge-base operation failed (a file or URL that cannot be ingested, the index).
     #[error(transparent)]
     Knowledge(#[from] crate::knowledge::KnowledgeError),
+    /// A sealed PII original was asked for, but the server has no vault keys
+    /// (`[guard] pii_keys`).
+    #[error("the server has no PII vault keys configured ([guard] pii_keys)")]
+    VaultNotConfigured,
+    /// A sealed original did not open (its key is no longer configured, or it was altered).
+    #[error(transparent)]
+    Vault(#[from] parley_guard::VaultError),
 }
 
 impl EngineError {
@@ -47,7 +54,9 @@ impl EngineError {
             | EngineError::Conflict(_)
             | EngineError::Forbidden(_)
             | EngineError::OriginNotAllowed { .. }
-            | EngineError::Matcher(_) => false,
+            | EngineError::Matcher(_)
+            | EngineError::VaultNotConfigured
+            | EngineError::Vault(_) => false,
         }
     }
 }

@@ -70,7 +70,7 @@ pub fn handoff_text(bot: &CompiledBot, now: DateTime<Utc>, in_hours: &str) -> St
 }
 
 /// Ends any flow and hands over, with the acknowledgement (or the offline message).
-fn escalate(turn: &mut TurnContext<'_>, notes: String) -> Vec<Reply> {
+pub(crate) fn escalate(turn: &mut TurnContext<'_>, notes: String) -> Vec<Reply> {
     if let Some(flow_id) = turn.session.current_flow_id {
         crate::flow::end_flow(turn, flow_id, Some(crate::flow::Abandon::Transferred));
     }
@@ -588,6 +588,7 @@ impl Engine {
         let input = UserInput {
             text: String::new(),
             button: None,
+            guard: Default::default(),
         };
         let mut turn = TurnContext {
             bot: &bot,

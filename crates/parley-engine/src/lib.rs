@@ -1,13 +1,16 @@
 //! Parley's conversation engine. Every message, from any channel, goes through
 //! [`Engine`] and the same five stages:
 //!
-//! 1. **guard** ([`guard`]): size and encoding limits (later: abuse, injection, PII);
+//! 1. **guard** ([`guard`]): size and encoding limits; then, with the bot's policy, PII
+//!    masked (and sealed), abuse and prompt injection scored, language detected — before
+//!    the message is stored or seen by anything else;
 //! 2. **state**: the conversation's session and its bot, compiled ([`cache`]), loaded under
 //!    the conversation's lock ([`locks`]) so its turns run in order;
 //! 3. **route** ([`route`]): the responder chain picks the reply;
 //! 4. **render** ([`render`]): the reply shaped for the channel;
-//! 5. **commit**: user message, replies, session and outbox events in one transaction,
-//!    then published to live listeners ([`bus`]).
+//! 5. **commit**: every reply passes the output guard; then user message, replies,
+//!    session, outbox events and safety events in one transaction, then published to live
+//!    listeners ([`bus`]).
 //!
 //! [`widget`] is the public web widget's entry (bots found by id, the origin check).
 //! [`admin`] holds the management operations (bots, settings, rules, bot-as-code) that the
@@ -31,12 +34,15 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use parley_core::button::find_by_answer;
+use parley_core::guard::{AbuseAction, InjectionPolicy, SafetyEvent, SafetyKind};
 use parley_core::{
     Channel, Contact, ContactInput, Conversation, ConversationStatus, Message, MessageMeta,
-    MessageRole, MessageSource, Session, ValidationError,
+    MessageRole, MessageSource, Session, SessionMode, ValidationError,
 };
-use parley_store::{NewConversation, Store, TurnCommit, TurnState};
+use parley_guard::{Keyring, PiiKind};
+use parley_store::{NewConversation, SealedOriginal, Store, TurnCommit, TurnState};
 use serde::Serialize;
+use serde_json::json;
 use uuid::Uuid;
 
 pub use bus::EventBus;
@@ -87,6 +93,15 @@ pub struct Engine {
     limits: Limits,
     chain: Vec<Box<dyn Responder>>,
     bus: EventBus,
+    /// Seals PII originals for bots that keep them; `None`: originals are always dropped.
+    vault: Option<Arc<Keyring>>,
+}
+
+/// A user message ready to store, with what the guard adds to its commit.
+struct UserMessage {
+    message: Message,
+    sealed: Option<SealedOriginal>,
+    events: Vec<SafetyEvent>,
 }
 
 impl Engine {
@@ -113,6 +128,7 @@ impl Engine {
                 http,
                 ai: None,
                 knowledge: None,
+                canary: parley_guard::make_canary(),
             },
             store,
             bots: BotCache::default(),
@@ -120,6 +136,7 @@ impl Engine {
             limits,
             chain,
             bus: EventBus::default(),
+            vault: None,
         }
     }
 
@@ -127,6 +144,12 @@ impl Engine {
     /// datasets (the chain's `knowledge` stage and the AI context).
     pub fn with_knowledge(mut self, knowledge: Arc<knowledge::Knowledge>) -> Engine {
         self.services.knowledge = Some(knowledge);
+        self
+    }
+
+    /// This engine sealing PII originals with `keyring` (for bots whose policy keeps them).
+    pub fn with_vault(mut self, keyring: Keyring) -> Engine {
+        self.vault = Some(Arc::new(keyring));
         self
     }
 
@@ -174,7 +197,16 @@ impl Engine {
         let mut session = Session::new(id, contact_id, now);
         let s = &bot.settings;
         let mut messages = Vec::new();
-        if s.chatbot_enabled && !s.greeting_message.is_empty() {
+        // The contact's `language` or `locale` attribute picks a translated greeting.
+        let language = start.contact.attributes.as_ref().and_then(|a| {
+            ["language", "locale"].iter().find_map(|k| {
+                a.get(*k)?
+                    .as_str()
+                    .and_then(parley_core::guard::language_code)
+            })
+        });
+        let greeting_text = s.greeting_in(language.as_deref());
+        if s.chatbot_enabled && !greeting_text.is_empty() {
             // The greeting sees the contact as given when the conversation starts.
             let c = &start.contact;
             let mut contact = c.attributes.clone().unwrap_or_default();
@@ -189,7 +221,7 @@ impl Engine {
                 }
             }
             let text = parley_core::template::render(
-                &s.greeting_message,
+                greeting_text,
                 &serde_json::json!({ "contact": contact }),
             )
             .text;
@@ -221,12 +253,15 @@ impl Engine {
         let inbound = self.guard(inbound)?;
         let _turn = self.locks.lock(conversation_id).await;
         let state = self.state(ws, conversation_id).await?;
-        let message = self.user_message(&state, &inbound)?;
+        let bot = self.bot_of(ws, &state).await?;
+        let user = self.user_message(&state, &bot, &inbound)?;
         let committed = self
             .store
             .commit_turn(TurnCommit {
-                messages: vec![message],
+                messages: vec![user.message],
                 message_event_kind: Some(MESSAGE_CREATED),
+                safety_events: user.events,
+                sealed_originals: user.sealed.into_iter().collect(),
                 ..TurnCommit::new(ws, conversation_id, Utc::now())
             })
             .await?;
@@ -249,7 +284,7 @@ impl Engine {
             .store
             .pending_user_messages(conversation_id, state.session.handled_seq)
             .await?;
-        self.answer(ws, state, pending, Vec::new()).await
+        self.answer(ws, state, pending, None).await
     }
 
     /// `complete`: send and receive in one turn and one commit.
@@ -262,7 +297,9 @@ impl Engine {
         let inbound = self.guard(inbound)?;
         let _turn = self.locks.lock(conversation_id).await;
         let state = self.state(ws, conversation_id).await?;
-        let message = self.user_message(&state, &inbound)?;
+        let bot = self.bot_of(ws, &state).await?;
+        let user = self.user_message(&state, &bot, &inbound)?;
+        let message = user.message.clone();
         // Anything sent earlier and not yet answered is answered first, in order.
         let mut to_answer = if state.has_pending() {
             self.store
@@ -271,8 +308,8 @@ impl Engine {
         } else {
             Vec::new()
         };
-        to_answer.push(message.clone());
-        self.answer(ws, state, to_answer, vec![message]).await
+        to_answer.push(message);
+        self.answer(ws, state, to_answer, Some(user)).await
     }
 
     /// A conversation with its contact.
@@ -408,6 +445,7 @@ impl Engine {
             let input = UserInput {
                 text: String::new(),
                 button: None,
+                guard: Default::default(),
             };
             let mut turn = TurnContext {
                 bot: &bot,
@@ -463,10 +501,30 @@ impl Engine {
         Ok(state)
     }
 
-    /// The user's message as it will be stored; a button answer must name an offered button.
-    fn user_message(&self, state: &TurnState, inbound: &Inbound) -> Result<Message> {
+    /// The conversation's bot, compiled (from the cache).
+    async fn bot_of(&self, ws: Uuid, state: &TurnState) -> Result<Arc<CompiledBot>> {
+        self.bots
+            .get(
+                self.store.as_ref(),
+                ws,
+                state.conversation.bot_id,
+                state.bot_version,
+            )
+            .await
+    }
+
+    /// The user's message as it will be stored, screened by the guard (PII masked, and
+    /// sealed when the bot keeps originals; scores and language in `meta`); a button answer
+    /// must name an offered button.
+    fn user_message(
+        &self,
+        state: &TurnState,
+        bot: &CompiledBot,
+        inbound: &Inbound,
+    ) -> Result<UserMessage> {
         let offered = &state.session.offered_buttons;
         let channel = state.conversation.channel;
+        let mut screened = None;
         let (text, button) = match inbound {
             Inbound::Button(id) => {
                 let b = offered.iter().find(|b| &b.id == id).ok_or_else(|| {
@@ -484,32 +542,106 @@ impl Engine {
                     .and_then(|n| n.checked_sub(1))
                     .and_then(|i| offered.get(i));
                 let b = typed_number.or_else(|| find_by_answer(offered, t));
-                (t.clone(), b.map(|b| b.id.clone()))
+                let s = guard::screen(
+                    &bot.settings.guard,
+                    self.vault.as_deref(),
+                    t,
+                    expected_pii(bot, &state.session),
+                );
+                let text = s.text.clone();
+                screened = Some(s);
+                (text, b.map(|b| b.id.clone()))
             }
         };
-        Ok(Message {
-            id: parley_core::new_id(),
-            conversation_id: state.conversation.id,
-            role: MessageRole::User,
-            text,
-            buttons: Vec::new(),
-            created_at: Utc::now(),
-            meta: MessageMeta {
-                button_id: button,
-                ..Default::default()
+        let id = parley_core::new_id();
+        let now = Utc::now();
+        let conversation_id = state.conversation.id;
+        let mut meta = MessageMeta {
+            button_id: button,
+            ..Default::default()
+        };
+        let mut events = Vec::new();
+        let mut sealed = None;
+        if let Some(s) = screened {
+            if !s.guard.masked.is_empty() {
+                let action = if s.guard.sealed { "sealed" } else { "masked" };
+                events.push(guard::event(
+                    bot.bot.id,
+                    conversation_id,
+                    Some(id),
+                    SafetyKind::Pii,
+                    action,
+                    json!({ "masked": guard::counts_json(&s.guard.masked) }),
+                ));
+            }
+            sealed = s.sealed.as_ref().and_then(|record| {
+                serde_json::to_string(record)
+                    .map_err(|e| tracing::error!(error = %e, "encoding a sealed original failed; dropped"))
+                    .ok()
+                    .map(|json| SealedOriginal {
+                        message_id: id,
+                        conversation_id,
+                        key_id: record.key_id.clone(),
+                        sealed: json,
+                        created_at: now,
+                    })
+            });
+            meta.language = s.language;
+            meta.guard = (!s.guard.is_empty()).then_some(s.guard);
+        }
+        Ok(UserMessage {
+            message: Message {
+                id,
+                conversation_id,
+                role: MessageRole::User,
+                text,
+                buttons: Vec::new(),
+                created_at: now,
+                meta,
+                seq: 0,
             },
-            seq: 0,
+            sealed,
+            events,
         })
     }
 
-    /// Stages 3–5 for `to_answer` (user messages, oldest first): route, render, and commit
-    /// `new_messages` (the not-yet-stored user message, if any) with the replies.
+    /// The conversation's last detected language (from its earlier user messages), else
+    /// the contact's `language` or `locale` attribute.
+    async fn known_language(
+        &self,
+        conversation_id: Uuid,
+        contact: &Contact,
+        upto_seq: i64,
+    ) -> Result<Option<String>> {
+        let recent = self
+            .store
+            .recent_messages(conversation_id, 0, upto_seq, 20)
+            .await?;
+        let detected = recent
+            .iter()
+            .rev()
+            .filter(|m| m.role == MessageRole::User)
+            .find_map(|m| m.meta.language.clone());
+        Ok(detected.or_else(|| {
+            ["language", "locale"].iter().find_map(|k| {
+                contact
+                    .attributes
+                    .get(*k)?
+                    .as_str()
+                    .and_then(parley_core::guard::language_code)
+            })
+        }))
+    }
+
+    /// Stages 3–5 for `to_answer` (user messages, oldest first): the guard's decisions,
+    /// route, render, the output guard, and commit `new_user` (the not-yet-stored user
+    /// message, if any) with the replies and the turn's safety events.
     async fn answer(
         &self,
         ws: Uuid,
         state: TurnState,
         to_answer: Vec<Message>,
-        new_messages: Vec<Message>,
+        new_user: Option<UserMessage>,
     ) -> Result<Vec<Message>> {
         let TurnState {
             conversation,
@@ -523,20 +655,136 @@ impl Engine {
             .get(self.store.as_ref(), ws, conversation.bot_id, bot_version)
             .await?;
         let now = Utc::now();
-        let mut messages = new_messages;
+        let mut messages = Vec::new();
+        let mut safety = Vec::new();
+        let mut sealed_originals = Vec::new();
+        if let Some(user) = new_user {
+            messages.push(user.message);
+            safety.extend(user.events);
+            sealed_originals.extend(user.sealed);
+        }
+        let policy = &bot.settings.guard;
+        let marks = |m: &Message| m.meta.guard.clone().unwrap_or_default();
+        // What earlier turns did, read only when this turn needs it.
+        let mut abusive_so_far = if to_answer
+            .iter()
+            .any(|m| marks(m).abuse.is_some_and(|a| a.abusive))
+        {
+            self.store
+                .count_safety_events(conversation.id, SafetyKind::Abuse, None)
+                .await?
+        } else {
+            0
+        };
+        let mut warned = policy.pii.warn_message.trim().is_empty()
+            || !to_answer.iter().any(|m| !marks(m).masked.is_empty())
+            || self
+                .store
+                .count_safety_events(conversation.id, SafetyKind::Pii, Some("warned"))
+                .await?
+                > 0;
+        let mut language = match to_answer.first() {
+            Some(m) if m.meta.language.is_none() => {
+                self.known_language(conversation.id, &contact, session.handled_seq)
+                    .await?
+            }
+            _ => None,
+        };
+        let mut close = false;
         let mut effects = Effects::default();
         // Every message waiting here was sent while these buttons were on offer; replies
         // within this turn change the session's offer but not what those messages answered.
         let offered_when_sent = session.offered_buttons.clone();
         for user in &to_answer {
-            let input = UserInput {
+            if close {
+                break;
+            }
+            let marks = marks(user);
+            if user.meta.language.is_some() {
+                language.clone_from(&user.meta.language);
+            }
+            let bot_answers = bot.settings.chatbot_enabled && session.mode != SessionMode::Human;
+            let mut input = UserInput {
                 text: user.text.clone(),
                 button: user
                     .meta
                     .button_id
                     .as_ref()
                     .and_then(|id| offered_when_sent.iter().find(|b| &b.id == id).cloned()),
+                guard: guard::InputGuard {
+                    language: language.clone(),
+                    ..Default::default()
+                },
             };
+            let record = |kind, action: &str, detail| {
+                guard::event(
+                    bot.bot.id,
+                    conversation.id,
+                    Some(user.id),
+                    kind,
+                    action,
+                    detail,
+                )
+            };
+            // The guard's own answers; `None` lets the responder chain answer.
+            let mut before = Vec::new();
+            let mut instead = None;
+            let mut injection_action = None;
+            if bot_answers {
+                if !marks.masked.is_empty() && !warned {
+                    warned = true;
+                    before.push(guard_reply(&policy.pii.warn_message, "pii_warning"));
+                    safety.push(record(
+                        SafetyKind::Pii,
+                        "warned",
+                        json!({ "masked": guard::counts_json(&marks.masked) }),
+                    ));
+                }
+                if let Some(abuse) = marks.abuse.as_ref().filter(|a| a.abusive) {
+                    abusive_so_far += 1;
+                    let limit = i64::from(policy.abuse.limit);
+                    let action = if limit > 0 && abusive_so_far >= limit {
+                        policy.abuse.action
+                    } else {
+                        AbuseAction::Off
+                    };
+                    let detail = json!({ "score": abuse.score, "count": abusive_so_far });
+                    match action {
+                        AbuseAction::Escalate => {
+                            instead = Some("escalated");
+                            safety.push(record(SafetyKind::Abuse, "escalated", detail));
+                        }
+                        AbuseAction::Close => {
+                            close = true;
+                            instead = Some("closed");
+                            safety.push(record(SafetyKind::Abuse, "closed", detail));
+                        }
+                        AbuseAction::Off => {
+                            instead = Some("calm_reply");
+                            safety.push(record(SafetyKind::Abuse, "calm_reply", detail));
+                        }
+                    }
+                } else if let Some(inj) = marks.injection.as_ref().filter(|i| i.flagged) {
+                    let (action, name) = match policy.injection.policy {
+                        InjectionPolicy::Refuse => (Some("refused"), "refused"),
+                        InjectionPolicy::NoLlm => {
+                            input.guard.skip_ai = true;
+                            (None, "no_llm")
+                        }
+                        InjectionPolicy::Pass => {
+                            input.guard.harden = true;
+                            (None, "passed")
+                        }
+                    };
+                    instead = action;
+                    injection_action = Some(name);
+                    safety.push(record(
+                        SafetyKind::Injection,
+                        name,
+                        json!({ "score": inj.score, "reasons": inj.reasons }),
+                    ));
+                }
+            }
             let mut turn = TurnContext {
                 bot: &bot,
                 conversation: &conversation,
@@ -550,9 +798,37 @@ impl Engine {
             };
             flow::expire_if_idle(&mut turn);
             turn.now = now;
-            let (replies, by) = route(&self.chain, &mut turn).await?;
+            let (replies, by) = match instead {
+                Some("escalated") => {
+                    let notes =
+                        format!("Escalated by the guard after {abusive_so_far} abusive messages.");
+                    (handoff::escalate(&mut turn, notes), "guard")
+                }
+                Some(reason) => {
+                    let (text, to) = match reason {
+                        "closed" => (&policy.abuse.close_message, "abuse_closed"),
+                        "refused" => (&policy.injection.refuse_message, "injection_refused"),
+                        _ => (&policy.abuse.calm_message, "abuse"),
+                    };
+                    let mut reply = turn.reply(MessageSource::Guard, text, Vec::new());
+                    reply.meta.guard = Some(parley_core::MessageGuard {
+                        reply_to: Some(to.into()),
+                        ..Default::default()
+                    });
+                    (vec![reply], "guard")
+                }
+                None => route(&self.chain, &mut turn).await?,
+            };
             flow::refresh_deadline(&mut turn);
-            tracing::debug!(conversation = %conversation.id, responder = by, replies = replies.len(), "routed");
+            tracing::debug!(conversation = %conversation.id, responder = by, replies = replies.len(), injection = ?injection_action, "routed");
+            let replies: Vec<Reply> = before
+                .into_iter()
+                .map(|mut r| {
+                    r.text = turn.render(&r.text);
+                    r
+                })
+                .chain(replies)
+                .collect();
             note_replies(&mut session, &replies);
             messages.extend(
                 replies
@@ -560,6 +836,15 @@ impl Engine {
                     .map(|r| render::render(conversation.channel, conversation.id, r, now)),
             );
         }
+        self.check_output(
+            &bot,
+            &conversation,
+            &contact,
+            &session,
+            &to_answer,
+            &mut messages,
+            &mut safety,
+        );
         session.last_activity = now;
         let committed = self
             .store
@@ -570,6 +855,9 @@ impl Engine {
                 events: effects.events,
                 transfer: effects.transfer,
                 resume_transfer: effects.resume_transfer,
+                safety_events: safety,
+                sealed_originals,
+                close_conversation: close,
                 ..TurnCommit::new(ws, conversation.id, now)
             })
             .await?;
@@ -580,6 +868,88 @@ impl Engine {
             .filter(|m| m.role != MessageRole::User)
             .collect())
     }
+
+    /// The output guard over a turn's bot messages: a reply carrying the canary, a
+    /// secret, PII that is not the user's own, or a link outside the allow-list is
+    /// replaced by `guard.output.blocked_message` and recorded.
+    #[allow(clippy::too_many_arguments)]
+    fn check_output(
+        &self,
+        bot: &CompiledBot,
+        conversation: &Conversation,
+        contact: &Contact,
+        session: &Session,
+        answered: &[Message],
+        messages: &mut [Message],
+        safety: &mut Vec<SafetyEvent>,
+    ) {
+        let policy = &bot.settings.guard;
+        if !policy.output.enabled {
+            return;
+        }
+        // The user's own data may be repeated back to them: their messages (as stored,
+        // so masked values are not there to repeat), the contact, the flow's answers.
+        let mut own: Vec<String> = answered.iter().map(|m| m.text.clone()).collect();
+        own.extend(
+            [&contact.name, &contact.email, &contact.phone]
+                .into_iter()
+                .flatten()
+                .cloned(),
+        );
+        own.extend(contact.attributes.values().map(value_text));
+        own.extend(session.variables.values().map(value_text));
+        let own = own.join("\n");
+        let check = guard::OutputCheck {
+            policy,
+            canary: &self.services.canary,
+            user_own: &own,
+            trusted: &bot.trusted,
+        };
+        for m in messages.iter_mut().filter(|m| m.role == MessageRole::Bot) {
+            let violations = guard::check_reply(&check, &m.text);
+            if violations.is_empty() {
+                continue;
+            }
+            tracing::warn!(conversation = %conversation.id, message = %m.id, ?violations, "the output guard replaced a reply");
+            safety.push(guard::event(
+                bot.bot.id,
+                conversation.id,
+                Some(m.id),
+                SafetyKind::Output,
+                "replaced",
+                json!({ "violations": violations, "source": m.meta.source }),
+            ));
+            m.text = parley_core::template::render(&policy.output.blocked_message, &json!({})).text;
+            m.buttons.clear();
+            m.meta.layout = None;
+            m.meta.guard.get_or_insert_with(Default::default).blocked = violations;
+        }
+    }
+}
+
+/// A reply the guard gives itself (its text is rendered in the turn).
+fn guard_reply(text: &str, reply_to: &str) -> Reply {
+    let mut reply = Reply::new(MessageSource::Guard, text, Vec::new());
+    reply.meta.guard = Some(parley_core::MessageGuard {
+        reply_to: Some(reply_to.into()),
+        ..Default::default()
+    });
+    reply
+}
+
+fn value_text(v: &serde_json::Value) -> String {
+    v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+}
+
+/// The PII kind the conversation's current flow step asks for (its answer stays unmasked).
+fn expected_pii(bot: &CompiledBot, session: &Session) -> Option<PiiKind> {
+    if session.mode != SessionMode::Flow {
+        return None;
+    }
+    let flow = bot.flow(session.current_flow_id?)?;
+    let step = session.current_step.as_deref()?;
+    let (_, step) = flow.step(step.split('.').next()?)?;
+    guard::expected_kind(step.input_type)
 }
 
 /// What the session remembers of a turn's replies: the buttons now on offer, and how many

@@ -41,6 +41,8 @@ pub struct UserInput {
     pub text: String,
     /// Set when the user tapped a button, typed its title, or (on SMS) typed its number.
     pub button: Option<Button>,
+    /// The guard's verdicts that steer responders (language, AI skipped or hardened).
+    pub guard: crate::guard::InputGuard,
 }
 
 impl UserInput {
@@ -59,6 +61,9 @@ pub struct Services {
     pub ai: Option<Arc<crate::ai::AiRuntime>>,
     /// The knowledge base (datasets' index); `None` when the engine has none.
     pub knowledge: Option<Arc<crate::knowledge::Knowledge>>,
+    /// The token planted in every AI system prompt; a reply containing it is stopped by
+    /// the output guard. Random per engine (per process), so the response cache still hits.
+    pub canary: String,
 }
 
 /// What a turn does besides replying, committed with its messages: outbox events and at
@@ -236,12 +241,13 @@ impl Responder for Fallback {
 
     async fn respond(&self, turn: &mut TurnContext<'_>) -> Result<Option<Vec<Reply>>> {
         let s = &turn.bot.settings;
-        if s.fallback_message.is_empty() {
+        let text = s.fallback_in(turn.input.guard.language.as_deref());
+        if text.is_empty() {
             return Ok(Some(Vec::new()));
         }
         Ok(Some(vec![turn.reply(
             MessageSource::Fallback,
-            &s.fallback_message,
+            text,
             s.fallback_buttons.clone(),
         )]))
     }

@@ -17,7 +17,9 @@ pub mod vault;
 pub use abuse::{score_abuse, AbuseScore};
 pub use injection::{delimit_user_content, screen, InjectionVerdict};
 pub use lang::{detect_language, DetectedLanguage};
-pub use output::{check_output, make_canary, OutputPolicy, OutputVerdict, Violation};
+pub use output::{
+    check_output, make_canary, OutputPolicy, OutputVerdict, TrustedValues, Violation,
+};
 pub use pii::{detect, mask, Finding, Masked, PiiKind};
 pub use vault::{Keyring, Sealed, VaultError, VaultKey};
 

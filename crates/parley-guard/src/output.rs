@@ -43,6 +43,43 @@ pub struct OutputPolicy<'a> {
     pub allowed_link_hosts: Vec<String>,
     /// Skip the link check entirely.
     pub allow_all_links: bool,
+    /// PII and link hosts from text the caller trusts (a bot author's own replies, which
+    /// may give the support line's number or link the help centre): allowed in the reply.
+    pub trusted: Option<&'a TrustedValues>,
+}
+
+/// PII values and link hosts found in trusted text, precomputed once (see
+/// [`OutputPolicy::trusted`]). Holds the values themselves, so it is for text that is not
+/// secret, such as the replies a bot's author wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedValues {
+    pii: HashSet<(PiiKind, String)>,
+    hosts: HashSet<String>,
+}
+
+impl TrustedValues {
+    /// The PII and link hosts found in `texts`.
+    pub fn from_texts<'t>(texts: impl IntoIterator<Item = &'t str>) -> Self {
+        let mut trusted = TrustedValues::default();
+        for text in texts {
+            trusted.pii.extend(
+                detect(text)
+                    .iter()
+                    .map(|f| (f.kind, canonical_value(f.kind, f.text(text)))),
+            );
+            trusted.hosts.extend(
+                LINK.find_iter(text)
+                    .filter(|m| !text[..m.start()].ends_with('@'))
+                    .map(|m| link_host(m.as_str()))
+                    .filter(|h| !h.is_empty()),
+            );
+        }
+        trusted
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pii.is_empty() && self.hosts.is_empty()
+    }
 }
 
 /// One reason a reply may not leave.
@@ -166,9 +203,10 @@ pub fn check_output(reply: &str, policy: &OutputPolicy<'_>) -> OutputVerdict {
         .iter()
         .map(|f| (f.kind, canonical_value(f.kind, f.text(policy.user_text))))
         .collect();
+    let trusted = policy.trusted;
     for f in detect(reply) {
-        let value = canonical_value(f.kind, f.text(reply));
-        if !users.contains(&(f.kind, value)) {
+        let value = (f.kind, canonical_value(f.kind, f.text(reply)));
+        if !users.contains(&value) && !trusted.is_some_and(|t| t.pii.contains(&value)) {
             push(Violation::Pii { pii: f.kind });
         }
     }
@@ -180,7 +218,10 @@ pub fn check_output(reply: &str, policy: &OutputPolicy<'_>) -> OutputVerdict {
                 continue;
             }
             let host = link_host(m.as_str());
-            if !host.is_empty() && !host_allowed(&host, &policy.allowed_link_hosts) {
+            if !host.is_empty()
+                && !host_allowed(&host, &policy.allowed_link_hosts)
+                && !trusted.is_some_and(|t| t.hosts.contains(&host))
+            {
                 push(Violation::Link { host });
             }
         }
@@ -203,7 +244,29 @@ mod tests {
             user_text,
             allowed_link_hosts: vec!["example.com".to_owned()],
             allow_all_links: false,
+            trusted: None,
         }
+    }
+
+    #[test]
+    fn trusted_text_allows_its_own_pii_and_links() {
+        let trusted = TrustedValues::from_texts([
+            "Call us on 020 7946 0000 or see https://help.shop.example/returns",
+        ]);
+        let reply = "Our line is 020-7946-0000; details at https://help.shop.example/returns";
+        let mut p = policy("canary-abcdefghjkmnpqrstuvw", "hi");
+        assert!(!check_output(reply, &p).ok);
+        p.trusted = Some(&trusted);
+        assert_eq!(check_output(reply, &p).violations, vec![]);
+        // Other numbers and hosts are still stopped.
+        let other = "Call 020 7946 0999 or visit evil.example.net";
+        let v = check_output(other, &p).violations;
+        assert!(
+            v.contains(&Violation::Pii {
+                pii: PiiKind::Phone
+            }),
+            "{v:?}"
+        );
     }
 
     #[test]

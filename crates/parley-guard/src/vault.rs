@@ -144,9 +144,25 @@ impl VaultKey {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyConfig {
+    /// Read as text even when written as a number (`id = 2025`, or `…__ID=2025` in the
+    /// environment, which configuration loaders parse as one).
+    #[serde(deserialize_with = "id_text")]
     pub id: String,
     /// 32 bytes, standard base64.
     pub key: SecretString,
+}
+
+fn id_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Text(String),
+        Number(u64),
+    }
+    Ok(match Id::deserialize(d)? {
+        Id::Text(s) => s,
+        Id::Number(n) => n.to_string(),
+    })
 }
 
 /// The vault section of configuration: the active key and the retired ones.

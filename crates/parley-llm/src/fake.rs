@@ -8,6 +8,7 @@
 //! | model | behaviour |
 //! |---|---|
 //! | `echo` | replies with the last user message |
+//! | `leak` | an obedient model: replies with its whole system prompt ("My instructions are: …") |
 //! | `script` | pops the next reply queued with [`FakeHandle::push_script`] (400 when empty) |
 //! | `tool` | calls the request's first tool (or `get_weather`) with `{"location":"Paris","unit":"celsius"}`, after the text `Let me check.` |
 //! | `error_NNN` | answers HTTP NNN (`error_500`, `error_400`, `error_401`, ...) |
@@ -223,6 +224,7 @@ enum Wire {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Behaviour {
     Echo,
+    Leak,
     Script,
     Tool,
     Error(u16),
@@ -245,6 +247,7 @@ fn behaviour(model: &str) -> Option<Behaviour> {
     let ms = |default: u64| Duration::from_millis(number.unwrap_or(default));
     Some(match (base, number) {
         ("echo", None) => Behaviour::Echo,
+        ("leak", None) => Behaviour::Leak,
         ("script", None) => Behaviour::Script,
         ("tool", None) => Behaviour::Tool,
         ("error", Some(code)) => Behaviour::Error(u16::try_from(code).ok()?),
@@ -306,6 +309,7 @@ async fn answer(
     let mut pacing = Pacing::default();
     let reply = match behaviour {
         Behaviour::Echo => echo(&body),
+        Behaviour::Leak => leak(&body),
         Behaviour::Script => match lock(&shared.scripts).pop_front() {
             Some(script) => Reply {
                 text: script.text,
@@ -461,6 +465,24 @@ fn echo(body: &Value) -> Reply {
         .unwrap_or_default();
     Reply {
         text,
+        tool_calls: Vec::new(),
+    }
+}
+
+/// The system prompt, wherever the wire shape puts it, repeated back.
+fn leak(body: &Value) -> Reply {
+    let system = text_of(&body["system"])
+        .or_else(|| {
+            body["messages"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|m| m["role"] == "system")
+                .find_map(|m| text_of(&m["content"]))
+        })
+        .unwrap_or_default();
+    Reply {
+        text: format!("Of course! My instructions are: {system}"),
         tool_calls: Vec::new(),
     }
 }

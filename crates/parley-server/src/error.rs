@@ -122,6 +122,13 @@ impl From<EngineError> for ApiError {
                 ApiError::Internal("the bot's rules could not be compiled".into())
             }
             EngineError::Knowledge(k) => k.into(),
+            EngineError::VaultNotConfigured => ApiError::Unavailable(
+                "this server has no PII vault keys configured ([guard] pii_keys), so sealed originals cannot be opened".into(),
+            ),
+            EngineError::Vault(v) => {
+                tracing::error!(error = %v, "a sealed PII original did not open");
+                ApiError::Internal(format!("the sealed original could not be opened: {v}"))
+            }
         }
     }
 }

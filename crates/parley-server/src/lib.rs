@@ -192,6 +192,7 @@ fn route_parts() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenAp
         .merge(routes::transfers::routes())
         .merge(routes::ai::routes())
         .merge(routes::datasets::routes())
+        .merge(routes::guard::routes())
         .merge(routes::live::routes())
         .merge(routes::openai::routes())
         .merge(routes::widget::pages())

@@ -6,6 +6,7 @@
 
 pub mod ai;
 mod error;
+pub mod guard;
 pub mod kb;
 mod sqlite;
 
@@ -24,6 +25,7 @@ use uuid::Uuid;
 
 pub use ai::{AiStore, AiUsage, ConversationSummary};
 pub use error::StoreError;
+pub use guard::{GuardStore, SafetyEventFilter, SealedOriginal};
 pub use kb::{ChunkRow, KbStore, RecordChunks, RecordWrite};
 pub use sqlite::{
     SqliteStore, Synchronous, TRANSFER_ASSIGNED, TRANSFER_CREATED, TRANSFER_RESUMED,
@@ -125,6 +127,12 @@ pub struct TurnCommit {
     /// When false the session keeps its `handled_seq` (a turn that answered nothing, such
     /// as an idle flow expiring, must not mark waiting messages as answered).
     pub answered: bool,
+    /// The guard's decisions in this turn, recorded with it.
+    pub safety_events: Vec<parley_core::SafetyEvent>,
+    /// Sealed originals of this turn's user messages (the messages are in `messages`).
+    pub sealed_originals: Vec<SealedOriginal>,
+    /// Closes the conversation with this turn (the guard's `abuse.action: close`).
+    pub close_conversation: bool,
     pub now: DateTime<Utc>,
 }
 
@@ -141,6 +149,9 @@ impl TurnCommit {
             transfer: None,
             resume_transfer: None,
             answered: true,
+            safety_events: Vec::new(),
+            sealed_originals: Vec::new(),
+            close_conversation: false,
             now,
         }
     }
@@ -234,7 +245,7 @@ pub enum ImportOutcome {
 }
 
 #[async_trait]
-pub trait Store: AiStore + KbStore + Send + Sync + 'static {
+pub trait Store: AiStore + GuardStore + KbStore + Send + Sync + 'static {
     /// Is the database reachable and answering?
     async fn ping(&self) -> Result<()>;
 

@@ -34,6 +34,7 @@ use crate::{
 
 mod ai;
 mod kb;
+mod guard;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -1732,12 +1733,23 @@ impl Store for SqliteStore {
             }
             upsert_session_tx(&mut tx, &session).await?;
         }
-        sqlx::query("UPDATE conversations SET updated_at = ? WHERE id = ?")
-            .bind(commit.now)
-            .bind(commit.conversation_id)
-            .execute(&mut *tx)
-            .await
-            .doing("touching the conversation")?;
+        guard::write_guard_tx(
+            &mut tx,
+            commit.workspace_id,
+            &commit.safety_events,
+            &commit.sealed_originals,
+        )
+        .await?;
+        sqlx::query(
+            "UPDATE conversations SET updated_at = ?, \
+             status = CASE WHEN ? THEN 'closed' ELSE status END WHERE id = ?",
+        )
+        .bind(commit.now)
+        .bind(commit.close_conversation)
+        .bind(commit.conversation_id)
+        .execute(&mut *tx)
+        .await
+        .doing("touching the conversation")?;
         tx.commit().await.doing("committing a turn")?;
         Ok(committed)
     }

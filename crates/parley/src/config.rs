@@ -50,6 +50,20 @@ pub struct Config {
     pub pricing: parley_llm::PriceTable,
     /// How long identical, conversation-independent AI answers are reused (0: never).
     pub ai_cache_ttl_seconds: u64,
+    /// The guard's server-side settings (bots set their policies in their settings).
+    #[serde(default)]
+    pub guard: GuardConfig,
+}
+
+/// `[guard]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuardConfig {
+    /// The vault keys that seal PII originals for bots with `mask_and_seal`:
+    /// `[guard.pii_keys] active = { id = "2025-06", key = "<32 bytes, base64>" }` and
+    /// `retired = [{ id, key }, …]`. The active key seals; every key opens. Without it,
+    /// originals are always dropped.
+    pub pii_keys: Option<parley_guard::vault::KeyringConfig>,
 }
 
 /// The defaults, as a serializable layer (secrets have no default).
@@ -138,6 +152,7 @@ impl Config {
                 bail!("client_ip_header must be an HTTP header name, like `X-Real-IP`");
             }
         }
+        self.pii_keyring()?;
         if let Some(key) = &self.admin_key {
             use secrecy::ExposeSecret;
             if key.expose_secret().trim().len() < 16 {
@@ -145,6 +160,18 @@ impl Config {
             }
         }
         Ok(self)
+    }
+
+    /// The PII vault keyring, when `[guard] pii_keys` is configured; errors name the key.
+    pub fn pii_keyring(&self) -> anyhow::Result<Option<parley_guard::Keyring>> {
+        self.guard
+            .pii_keys
+            .as_ref()
+            .map(|c| {
+                parley_guard::Keyring::from_config(c)
+                    .map_err(|e| anyhow::anyhow!("invalid [guard] pii_keys: {e}"))
+            })
+            .transpose()
     }
 
     /// The client address header as the server takes it (checked by `validate`).
@@ -276,6 +303,34 @@ mod tests {
                 .providers(|v| (v == "TEST_OPENAI_KEY").then(|| "sk-test".to_string()))
                 .map_err(|e| e.to_string())?;
             assert_eq!(providers.names().collect::<Vec<_>>(), ["local", "openai"]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn pii_keys_come_from_the_file_and_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            let old = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+            let new = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+            jail.create_file(
+                "g.toml",
+                &format!("[guard.pii_keys]\nretired = [{{ id = \"2024\", key = \"{old}\" }}]\n"),
+            )?;
+            jail.set_env("PARLEY_GUARD__PII_KEYS__ACTIVE__ID", "2025");
+            jail.set_env("PARLEY_GUARD__PII_KEYS__ACTIVE__KEY", new);
+            let c = Config::load(Some(Path::new("g.toml")), FlagOverrides::default())
+                .map_err(|e| e.to_string())?;
+            let ring = c.pii_keyring().map_err(|e| e.to_string())?;
+            assert_eq!(
+                ring.map(|r| r.active_key_id().to_string()).as_deref(),
+                Some("2025")
+            );
+            // A key of the wrong length stops the start, naming the key.
+            jail.set_env("PARLEY_GUARD__PII_KEYS__ACTIVE__KEY", "c2hvcnQ=");
+            let err = Config::load(Some(Path::new("g.toml")), FlagOverrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("pii_keys") && err.contains("2025"), "{err}");
             Ok(())
         });
     }

@@ -235,6 +235,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .with_cache_ttl(std::time::Duration::from_secs(config.ai_cache_ttl_seconds));
         engine = engine.with_ai(Arc::new(ai));
     }
+    if let Some(keyring) = config.pii_keyring()? {
+        tracing::info!(
+            active_key = keyring.active_key_id(),
+            "PII vault keys configured"
+        );
+        engine = engine.with_vault(keyring);
+    }
     let engine = Arc::new(engine);
 
     match cli.command {
@@ -397,6 +404,11 @@ pub(crate) async fn workspace_or_default(
 }
 
 async fn serve(config: Config, engine: Arc<Engine>, demo: bool) -> anyhow::Result<()> {
+    // Build the guard's detectors (regex sets, the language models) before listening, so
+    // the first message does not pay for them.
+    tokio::task::spawn_blocking(parley_engine::guard::warm_up)
+        .await
+        .context("warming up the guard")?;
     let store = engine.store().clone();
     let ws = store.default_workspace().await?;
     match &config.admin_key {

@@ -151,9 +151,18 @@ impl Engine {
             .await?;
         let mut session = state.session;
         let mut effects = Effects::default();
+        // The same screening a real message gets, so the view shows what would be sent.
+        let screened = crate::guard::screen(&bot.settings.guard, None, text, None);
         let input = UserInput {
-            text: text.to_string(),
+            text: screened.text,
             button: None,
+            guard: crate::guard::InputGuard {
+                language: screened.language,
+                skip_ai: false,
+                harden: screened.guard.injection.is_some_and(|i| {
+                    i.flagged && i.policy == Some(parley_core::guard::InjectionPolicy::Pass)
+                }),
+            },
         };
         let turn = TurnContext {
             bot: &bot,

@@ -282,6 +282,7 @@ pub fn leak_test(corpus: &[InjectionExample]) -> LeakScores {
             user_text: &ex.text,
             allowed_link_hosts: vec!["acme.example".to_owned()],
             allow_all_links: false,
+            trusted: None,
         };
         let verdict = check_output(&reply, &policy);
         if ex.attack {

@@ -6,6 +6,7 @@ pub mod bots;
 pub mod conversations;
 pub mod datasets;
 pub mod flows;
+pub mod guard;
 pub mod keys;
 pub mod keywords;
 pub mod live;

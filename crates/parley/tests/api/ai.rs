@@ -241,6 +241,9 @@ async fn the_context_holds_prompt_persona_contexts_contact_history_and_the_delim
             "system_prompt": "You help customers of Northwind.",
             "persona": {"name": "Aria", "role": "support specialist", "traits": ["warm", "concise"],
                         "tone": "friendly", "boundaries": ["Never promise refunds"]},
+            // The message below tries to close its wrapper, which the guard flags; under
+            // the default policy (`no_llm`) the model would not see it at all.
+            "guard": {"injection": {"policy": "pass"}},
         }),
     )
     .await;

@@ -35,7 +35,7 @@ pub async fn spawn_app_with(http: HttpConfig, limits: Limits) -> TestApp {
 
 /// A server over an existing data dir (to restart on the same data); stops when dropped.
 pub async fn spawn_app_at(data_dir: &std::path::Path, http: HttpConfig, limits: Limits) -> TestApp {
-    spawn_engine(data_dir, http, limits, None).await
+    spawn_engine(data_dir, http, limits, None, None).await
 }
 
 /// A server whose engine answers with LLMs through `ai` (fresh temp data dir).
@@ -46,6 +46,25 @@ pub async fn spawn_app_with_ai(ai: parley_engine::ai::AiRuntime) -> TestApp {
         HttpConfig::default(),
         Limits::default(),
         Some(Arc::new(ai)),
+        None,
+    )
+    .await;
+    app._dir = Some(dir);
+    app
+}
+
+/// A server with LLMs through `ai` (optional) and PII originals sealed with `vault`.
+pub async fn spawn_app_with_guard(
+    ai: Option<parley_engine::ai::AiRuntime>,
+    vault: Option<parley_guard::Keyring>,
+) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = spawn_engine(
+        dir.path(),
+        HttpConfig::default(),
+        Limits::default(),
+        ai.map(Arc::new),
+        vault,
     )
     .await;
     app._dir = Some(dir);
@@ -57,6 +76,7 @@ async fn spawn_engine(
     http: HttpConfig,
     limits: Limits,
     ai: Option<Arc<parley_engine::ai::AiRuntime>>,
+    vault: Option<parley_guard::Keyring>,
 ) -> TestApp {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(data_dir).await.unwrap());
     let ws = store.default_workspace().await.unwrap();
@@ -72,6 +92,9 @@ async fn spawn_engine(
     let mut engine = Engine::new(store.clone(), limits).with_knowledge(Arc::new(knowledge));
     if let Some(ai) = ai {
         engine = engine.with_ai(ai);
+    }
+    if let Some(vault) = vault {
+        engine = engine.with_vault(vault);
     }
     let engine = Arc::new(engine);
     let state = AppState::new(engine, http).await.unwrap();

@@ -11,6 +11,7 @@ mod bots;
 mod browser;
 mod conversations;
 mod flows;
+mod guard;
 mod handoff;
 mod helpers;
 mod keywords;
