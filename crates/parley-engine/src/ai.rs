@@ -204,6 +204,9 @@ impl Responder for AiReply {
         let mut reply = generate(turn, &runtime, &chain, &assembled).await;
         if reply.meta.ai_error.is_none() {
             reply.meta.sources.clone_from(&assembled.sources);
+            turn.effects
+                .quoted
+                .extend(assembled.excerpts.iter().cloned());
         }
         if s.ai_summary_threshold > 0 {
             summarise(

@@ -501,6 +501,7 @@ impl Responder for KnowledgeAnswer {
             return Ok(None);
         };
         tracing::debug!(conversation = %turn.conversation.id, confidence = answer.confidence, chunk = %source.chunk_id, "answered from the knowledge base");
+        turn.effects.quoted.push(answer.text.clone());
         let mut reply = Reply::new(MessageSource::Knowledge, answer.text, Vec::new());
         reply.meta.sources = vec![source];
         Ok(Some(vec![reply]))

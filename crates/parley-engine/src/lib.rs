@@ -842,6 +842,7 @@ impl Engine {
             &contact,
             &session,
             &to_answer,
+            &effects.quoted,
             &mut messages,
             &mut safety,
         );
@@ -880,6 +881,7 @@ impl Engine {
         contact: &Contact,
         session: &Session,
         answered: &[Message],
+        quoted: &[String],
         messages: &mut [Message],
         safety: &mut Vec<SafetyEvent>,
     ) {
@@ -899,11 +901,23 @@ impl Engine {
         own.extend(contact.attributes.values().map(value_text));
         own.extend(session.variables.values().map(value_text));
         let own = own.join("\n");
+        // What the bot's knowledge base says may be quoted, like the author's own texts.
+        let with_quoted;
+        let trusted = if quoted.is_empty() {
+            &bot.trusted
+        } else {
+            let mut t = bot.trusted.clone();
+            t.extend(parley_guard::TrustedValues::from_texts(
+                quoted.iter().map(String::as_str),
+            ));
+            with_quoted = t;
+            &with_quoted
+        };
         let check = guard::OutputCheck {
             policy,
             canary: &self.services.canary,
             user_own: &own,
-            trusted: &bot.trusted,
+            trusted,
         };
         for m in messages.iter_mut().filter(|m| m.role == MessageRole::Bot) {
             let violations = guard::check_reply(&check, &m.text);

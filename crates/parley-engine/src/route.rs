@@ -74,6 +74,10 @@ pub struct Effects {
     pub transfer: Option<Transfer>,
     /// An open transfer this turn gives back to the bot.
     pub resume_transfer: Option<Uuid>,
+    /// Text from the bot's own knowledge base that this turn's replies may quote (the
+    /// passage a knowledge answer gives, the excerpts the model was given): the output
+    /// guard lets their contact details and links through, as it does the author's texts.
+    pub quoted: Vec<String>,
 }
 
 /// Everything a responder may look at, and the session and effects it may change.

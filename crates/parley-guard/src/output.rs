@@ -80,6 +80,12 @@ impl TrustedValues {
     pub fn is_empty(&self) -> bool {
         self.pii.is_empty() && self.hosts.is_empty()
     }
+
+    /// Adds `other`'s values to these.
+    pub fn extend(&mut self, other: TrustedValues) {
+        self.pii.extend(other.pii);
+        self.hosts.extend(other.hosts);
+    }
 }
 
 /// One reason a reply may not leave.

@@ -33,8 +33,8 @@ use crate::{
 };
 
 mod ai;
-mod kb;
 mod guard;
+mod kb;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 

@@ -98,6 +98,8 @@ pub struct AssembledContext {
     pub cacheable: bool,
     /// The knowledge-base chunks in the request, for the reply's `meta.sources`.
     pub sources: Vec<KnowledgeSource>,
+    /// Their texts, which the reply may quote (see `Effects::quoted`).
+    pub excerpts: Vec<String>,
 }
 
 /// A rough token count: a quarter of the characters, rounded up.
@@ -296,6 +298,7 @@ pub async fn assemble(turn: &TurnContext<'_>) -> Result<AssembledContext> {
 
     // The best chunks of the bot's datasets.
     let mut sources = Vec::new();
+    let mut quoted = Vec::new();
     if let (false, Some(knowledge)) = (s.dataset_ids.is_empty(), &turn.services.knowledge) {
         let hits = match knowledge
             .search(
@@ -328,6 +331,7 @@ pub async fn assemble(turn: &TurnContext<'_>) -> Result<AssembledContext> {
                 parts.push(part);
                 excerpts.push(block);
                 sources.push(crate::knowledge::source_of(hit));
+                quoted.push(hit.text.clone());
             } else {
                 left_out.push(part.left_out("budget"));
             }
@@ -448,6 +452,7 @@ pub async fn assemble(turn: &TurnContext<'_>) -> Result<AssembledContext> {
         budget,
         cacheable: !personal,
         sources,
+        excerpts: quoted,
     })
 }
 

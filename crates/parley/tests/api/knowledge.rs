@@ -643,6 +643,37 @@ async fn without_an_llm_the_bot_answers_from_its_datasets_with_sources() {
     assert_ne!(reply["meta"]["sources"][0]["record_id"], record, "{reply}");
 }
 
+/// The output guard stops replies with PII that is not the user's own and links outside
+/// the allow-list (tests/api/guard.rs), but the bot's own knowledge base may be quoted: its
+/// contact details and links pass, as the author's rule texts do.
+#[tokio::test]
+async fn the_output_guard_lets_a_knowledge_answer_quote_its_own_dataset() {
+    let app = spawn_app().await;
+    let dataset = create_dataset(&app, "Contact").await;
+    add_text(
+        &app,
+        &dataset,
+        "Contacting the warranty team",
+        "Warranty claims go to the warranty team. E-mail warranty@northwind.example or call \
+         +44 20 7946 0123, and read the claim guide at https://claims.northwind.example/guide \
+         before you write.",
+    )
+    .await;
+    let bot = bot_with(&app, json!([dataset]), json!({})).await;
+    let conv = app.start(&bot).await["id"].as_str().unwrap().to_string();
+    let reply = &app
+        .say(&conv, "how do I contact the warranty team about a claim?")
+        .await[0];
+    assert_eq!(reply["meta"]["source"], "knowledge", "{reply}");
+    let text = reply["text"].as_str().unwrap();
+    assert!(text.contains("warranty@northwind.example"), "{reply}");
+    assert!(
+        text.contains("https://claims.northwind.example/guide"),
+        "{reply}"
+    );
+    assert!(reply["meta"].get("guard").is_none(), "{reply}");
+}
+
 #[tokio::test]
 async fn dataset_ids_and_the_threshold_are_validated() {
     let app = spawn_app().await;
