@@ -98,6 +98,21 @@ pub fn pii_kind(name: &str) -> Option<PiiKind> {
     PiiKind::ALL.into_iter().find(|k| k.as_str() == name)
 }
 
+/// The PII kinds the bot's policy masks (every kind not set to `off`).
+pub fn masked_kinds(policy: &GuardSettings) -> Vec<PiiKind> {
+    PiiKind::ALL
+        .into_iter()
+        .filter(|k| policy.pii.action_for(k.as_str()) != PiiAction::Off)
+        .collect()
+}
+
+/// `text` with the PII kinds the bot's policy masks replaced by their placeholders: what
+/// may be sent to a model of text that did not pass the input stage (the contact's
+/// details, set through the API).
+pub fn mask_for_model(policy: &GuardSettings, text: &str) -> String {
+    mask(text, &masked_kinds(policy)).text
+}
+
 /// The PII kind a flow step asks for: its answer reaches the flow unmasked, because the
 /// bot's author asked for exactly that.
 pub fn expected_kind(input: Option<InputType>) -> Option<PiiKind> {

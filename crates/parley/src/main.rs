@@ -80,6 +80,22 @@ enum Command {
     /// Human agents: people with an agent key who take over conversations.
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// What the guard masked, flagged or blocked for a bot (newest first).
+    SafetyEvents {
+        /// The bot, by id or by name.
+        bot: String,
+        /// Only this kind: pii, abuse, injection or output.
+        #[arg(long, value_parser = parse_safety_kind)]
+        kind: Option<parley_core::SafetyKind>,
+        /// Only this conversation's events.
+        #[arg(long)]
+        conversation: Option<Uuid>,
+        /// At most this many events.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        workspace: Option<Uuid>,
+    },
     /// Knowledge-base datasets: documents bots answer from.
     #[command(subcommand)]
     Dataset(dataset::DatasetCommand),
@@ -252,6 +268,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bot(cmd) => bot_command(&engine, cmd).await,
         Command::Team(cmd) => team_command(&engine, cmd).await,
+        Command::SafetyEvents {
+            bot,
+            kind,
+            conversation,
+            limit,
+            workspace,
+        } => {
+            let ws = workspace_or_default(store.as_ref(), workspace).await?;
+            safety_events(&engine, ws, &bot, kind, conversation, limit).await
+        }
         Command::Agent(cmd) => agent_command(&engine, cmd).await,
         Command::Dataset(cmd) => dataset::run(&engine, cmd).await,
         Command::Workspace(WorkspaceCommand::Create { name }) => {
@@ -292,6 +318,60 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn parse_safety_kind(s: &str) -> Result<parley_core::SafetyKind, String> {
+    parley_core::SafetyKind::parse(s)
+        .ok_or_else(|| format!("`{s}` is not a kind: use pii, abuse, injection or output"))
+}
+
+/// `parley safety-events <bot>`: one line per event, newest first, with its detail as JSON
+/// (kinds, counts and scores; never the masked values).
+async fn safety_events(
+    engine: &Engine,
+    ws: Uuid,
+    bot: &str,
+    kind: Option<parley_core::SafetyKind>,
+    conversation_id: Option<Uuid>,
+    limit: usize,
+) -> anyhow::Result<()> {
+    let bot = engine.find_bot(ws, bot).await.map_err(not_found_bot(bot))?;
+    let filter = parley_store::SafetyEventFilter {
+        kind,
+        conversation_id,
+    };
+    let mut page = parley_store::PageRequest {
+        limit: Some(u32::try_from(limit.clamp(1, 200)).unwrap_or(200)),
+        cursor: None,
+    };
+    let mut shown = 0;
+    loop {
+        let got = engine
+            .list_safety_events(ws, bot.id, &filter, &page)
+            .await?;
+        for e in &got.items {
+            if shown == limit {
+                return Ok(());
+            }
+            println!(
+                "{}  {:<9} {:<10} conversation {}  {}",
+                e.created_at.format("%Y-%m-%d %H:%M:%S"),
+                e.kind.as_str(),
+                e.action,
+                e.conversation_id,
+                e.detail
+            );
+            shown += 1;
+        }
+        match got.next_cursor {
+            Some(cursor) if shown < limit => page.cursor = Some(cursor),
+            _ => break,
+        }
+    }
+    if shown == 0 {
+        println!("no safety events for {}", bot.name);
+    }
+    Ok(())
 }
 
 async fn team_command(engine: &Engine, cmd: TeamCommand) -> anyhow::Result<()> {

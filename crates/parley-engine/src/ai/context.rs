@@ -346,17 +346,25 @@ pub async fn assemble(turn: &TurnContext<'_>) -> Result<AssembledContext> {
         });
     }
 
-    // What is known about the contact.
+    // What is known about the contact, with its PII masked as the bot masks users'
+    // messages: the model learns that an e-mail is on file, not the address.
     let c = turn.contact;
+    let policy = &s.guard;
     let mut known = Vec::new();
     for (k, v) in [("name", &c.name), ("email", &c.email), ("phone", &c.phone)] {
         if let Some(v) = v {
-            known.push(format!("- {k}: {v}"));
+            known.push(format!(
+                "- {k}: {}",
+                crate::guard::mask_for_model(policy, v)
+            ));
         }
     }
     for (k, v) in &c.attributes {
         let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-        known.push(format!("- {k}: {v}"));
+        known.push(format!(
+            "- {k}: {}",
+            crate::guard::mask_for_model(policy, &v)
+        ));
     }
     let mut personal = false;
     if !known.is_empty() {

@@ -273,7 +273,8 @@ async fn the_context_holds_prompt_persona_contexts_contact_history_and_the_delim
     let (status, body) = app
         .post(
             "/api/v1/conversations",
-            json!({"bot_id": bot, "contact": {"name": "Ada", "attributes": {"plan": "gold"}}}),
+            json!({"bot_id": bot, "contact": {"name": "Ada", "email": "ada@example.com",
+                   "attributes": {"plan": "gold", "mobile": "+44 7700 900123"}}}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -305,6 +306,10 @@ async fn the_context_holds_prompt_persona_contexts_contact_history_and_the_delim
             "missing {expected:?} in {system}"
         );
     }
+    // The contact's details reach the model as the bot masks users' messages.
+    assert!(system.contains("- email: [EMAIL_REDACTED]"), "{system}");
+    assert!(system.contains("- mobile: [PHONE_REDACTED]"), "{system}");
+    assert!(!system.contains("ada@example.com") && !system.contains("7700"));
     assert!(!system.contains("Returns within 30 days."));
     assert!(
         system.find("Shipping").unwrap() < system.find("Stock").unwrap(),

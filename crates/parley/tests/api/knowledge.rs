@@ -654,16 +654,14 @@ async fn the_output_guard_lets_a_knowledge_answer_quote_its_own_dataset() {
         &app,
         &dataset,
         "Contacting the warranty team",
-        "Warranty claims go to the warranty team. E-mail warranty@northwind.example or call \
+        "To make a warranty claim, e-mail warranty@northwind.example or call \
          +44 20 7946 0123, and read the claim guide at https://claims.northwind.example/guide \
-         before you write.",
+         first. Gift cards cannot be exchanged for cash.",
     )
     .await;
     let bot = bot_with(&app, json!([dataset]), json!({})).await;
     let conv = app.start(&bot).await["id"].as_str().unwrap().to_string();
-    let reply = &app
-        .say(&conv, "how do I contact the warranty team about a claim?")
-        .await[0];
+    let reply = &app.say(&conv, "how do I make a warranty claim?").await[0];
     assert_eq!(reply["meta"]["source"], "knowledge", "{reply}");
     let text = reply["text"].as_str().unwrap();
     assert!(text.contains("warranty@northwind.example"), "{reply}");

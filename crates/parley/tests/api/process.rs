@@ -394,6 +394,61 @@ fn chat_in_the_terminal() {
     assert!(!ok && err.contains("no bot"), "{err}");
 }
 
+/// The guard's decisions, from the terminal: a card number typed in `parley chat` is masked
+/// (and the user warned); `parley safety-events` lists it, without the number.
+#[test]
+fn safety_events_in_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, err) = cli(
+        dir.path(),
+        &["bot", "import", demo_file().to_str().unwrap()],
+    );
+    assert!(ok, "{err}");
+    let mut child = parley()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["chat", "Northwind Demo"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"my card is 4111 1111 1111 1111, can I pay with it?\n/quit\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!stdout.contains("4111 1111 1111 1111"), "{stdout}");
+
+    let (ok, events, err) = cli(dir.path(), &["safety-events", "Northwind Demo"]);
+    assert!(ok, "{err}");
+    assert!(
+        events.contains("pii") && events.contains("masked"),
+        "{events}"
+    );
+    assert!(events.contains("credit_card"), "{events}");
+    assert!(!events.contains("4111"), "{events}");
+    let (ok, only_abuse, err) = cli(
+        dir.path(),
+        &["safety-events", "Northwind Demo", "--kind", "abuse"],
+    );
+    assert!(ok, "{err}");
+    assert!(only_abuse.contains("no safety events"), "{only_abuse}");
+    let (ok, _, err) = cli(
+        dir.path(),
+        &["safety-events", "Northwind Demo", "--kind", "nonsense"],
+    );
+    assert!(!ok && err.contains("not a kind"), "{err}");
+}
+
 #[test]
 fn dataset_import_skips_unchanged_files_and_reports_bad_ones() {
     let dir = tempfile::tempdir().unwrap();
