@@ -1,6 +1,7 @@
 //! The web widget in a real headless Chromium, driven over WebDriver (chromedriver)
 //! against the real `parley serve --demo`: open /demo, open the widget, see the greeting,
-//! get a rule's reply, tap buttons, safe Markdown, feedback, walk a flow, an AI reply
+//! get a rule's reply, tap buttons, safe Markdown, feedback, walk a flow, a knowledge-base
+//! answer with its citation, an AI reply
 //! streamed token by token from the fake LLM provider (`parley_llm::fake`, configured as
 //! the server's `fake` provider), a live message from another client, a server restart the
 //! widget reconnects through without duplicates, a reload that resumes the conversation,
@@ -576,6 +577,26 @@ async fn the_widget_in_headless_chromium() {
         .clone();
     assert_eq!(variables["rating_id"], "poor", "{variables}");
     assert_eq!(variables["problem"], "The parcel came a week late");
+
+    // A question the demo's help centre answers: the passage, with its source as a link.
+    browser
+        .type_into(&input, &format!("how long do refunds take?{ENTER}"))
+        .await;
+    let cited = browser
+        .wait_for(
+            "a knowledge answer with its citation",
+            "const b = [...root.querySelectorAll('.msg.bot')].pop();\
+            const a = b && b.querySelector('.sources a');\
+            return a && {title: a.textContent, href: a.href, target: a.target};",
+            json!([]),
+        )
+        .await;
+    assert!(
+        cited["title"].as_str().unwrap().contains("Refunds"),
+        "{cited}"
+    );
+    assert_eq!(cited["href"], "https://northwind.example/help/refunds");
+    assert_eq!(cited["target"], "_blank");
 
     // AI on, answered by the fake provider dripping its reply: the widget shows it growing
     // in one bubble (hidden from screen readers until whole), then the stored message.
