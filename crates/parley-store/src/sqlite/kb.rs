@@ -534,7 +534,7 @@ fn vector_bytes(vector: &[f32]) -> Vec<u8> {
 }
 
 fn vector_from_bytes(bytes: &[u8]) -> Result<Vec<f32>> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(crate::StoreError::Corrupt(format!(
             "an embedding of {} bytes (not whole f32s)",
             bytes.len()
