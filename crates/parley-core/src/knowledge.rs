@@ -261,8 +261,23 @@ pub struct SearchHit {
     /// The headings above the chunk, outermost first.
     pub heading_path: Vec<String>,
     pub text: String,
-    /// BM25 score: higher is better; comparable only within one result list.
+    /// BM25 score, or with embeddings configured the reciprocal-rank-fusion score of the
+    /// BM25 and dense rankings: higher is better; comparable only within one result list.
     pub score: f32,
+    /// Which retrievers ranked this chunk: `bm25`, `dense` or both.
+    #[serde(default)]
+    pub retrievers: Vec<Retriever>,
+}
+
+/// A way the knowledge base finds chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Retriever {
+    /// Keyword search (tantivy BM25).
+    Bm25,
+    /// Similarity of embeddings from the configured embeddings endpoint.
+    Dense,
 }
 
 /// A citation: where a knowledge answer (or an AI reply built on retrieved chunks) came

@@ -37,7 +37,9 @@ pub use feedback::{Feedback, FeedbackInput};
 pub use flow::{Flow, FlowInput, FlowPatch, FlowSpec, FlowStep, StepType};
 pub use guard::{GuardSettings, MessageGuard, SafetyEvent, SafetyKind};
 pub use handoff::{Agent, AgentInput, Team, TeamInput};
-pub use knowledge::{Dataset, DatasetInput, KnowledgeSource, Record, RecordInput, SearchHit};
+pub use knowledge::{
+    Dataset, DatasetInput, KnowledgeSource, Record, RecordInput, Retriever, SearchHit,
+};
 pub use matcher::{KeywordMatcher, MatcherError, RuleMatch};
 pub use rule::{KeywordRule, KeywordRuleInput, KeywordRulePatch, MatchType, ResponseType};
 pub use settings::{PageOrigin, Settings, SettingsPatch, WidgetSettings};

@@ -150,7 +150,10 @@ impl From<KnowledgeError> for ApiError {
                 ApiError::Unavailable("the knowledge base is busy; try again shortly".into())
             }
             KnowledgeError::Store(s) => s.into(),
-            KnowledgeError::Index(_) | KnowledgeError::Task(_) | KnowledgeError::Encode(_) => {
+            KnowledgeError::Index(_)
+            | KnowledgeError::Embed(_)
+            | KnowledgeError::Task(_)
+            | KnowledgeError::Encode(_) => {
                 tracing::error!(error = %e, "knowledge-base failure");
                 if e.is_retryable() {
                     ApiError::Unavailable("the knowledge base is busy; try again shortly".into())

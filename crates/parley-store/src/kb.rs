@@ -46,6 +46,23 @@ pub struct RecordChunks {
     pub chunks: Vec<ChunkRow>,
 }
 
+/// A chunk that has no vector yet for an embeddings model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkToEmbed {
+    pub record_id: Uuid,
+    pub position: u32,
+    /// The text the vector is of; a vector is only stored while the chunk still has it.
+    pub text: String,
+}
+
+/// A record's chunks that have a vector for one embeddings model, with their vectors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbeddedRecord {
+    pub dataset_id: Uuid,
+    pub record_id: Uuid,
+    pub chunks: Vec<(ChunkRow, Vec<f32>)>,
+}
+
 #[async_trait]
 pub trait KbStore: Send + Sync {
     async fn insert_dataset(&self, ws: Uuid, dataset: &Dataset) -> Result<()>;
@@ -103,4 +120,21 @@ pub trait KbStore: Send + Sync {
     async fn mark_all_unindexed(&self) -> Result<()>;
     /// Those of `ids` that are stored records (search drops hits of deleted ones).
     async fn existing_records(&self, ids: &[Uuid]) -> Result<Vec<Uuid>>;
+
+    /// Up to `limit` chunks (of every workspace) with no vector for `model`.
+    async fn chunks_without_embedding(&self, model: &str, limit: u32) -> Result<Vec<ChunkToEmbed>>;
+    /// Stores vectors for `model`, each only if its chunk still exists with the same text
+    /// (a chunk replaced meanwhile keeps waiting for its own vector).
+    async fn store_embeddings(
+        &self,
+        model: &str,
+        vectors: &[(ChunkToEmbed, Vec<f32>)],
+    ) -> Result<()>;
+    /// The chunks with a vector for `model` of `records`, or of every record when `None`,
+    /// grouped by record. Records with no such chunk are left out.
+    async fn embedded_records(
+        &self,
+        model: &str,
+        records: Option<&[Uuid]>,
+    ) -> Result<Vec<EmbeddedRecord>>;
 }

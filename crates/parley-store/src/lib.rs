@@ -26,7 +26,7 @@ use uuid::Uuid;
 pub use ai::{AiStore, AiUsage, ConversationSummary};
 pub use error::StoreError;
 pub use guard::{GuardStore, SafetyEventFilter, SealedOriginal};
-pub use kb::{ChunkRow, KbStore, RecordChunks, RecordWrite};
+pub use kb::{ChunkRow, ChunkToEmbed, EmbeddedRecord, KbStore, RecordChunks, RecordWrite};
 pub use sqlite::{
     SqliteStore, Synchronous, TRANSFER_ASSIGNED, TRANSFER_CREATED, TRANSFER_RESUMED,
     TRANSFER_UPDATED,

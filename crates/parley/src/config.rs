@@ -53,6 +53,36 @@ pub struct Config {
     /// The guard's server-side settings (bots set their policies in their settings).
     #[serde(default)]
     pub guard: GuardConfig,
+    /// The knowledge base's server-side settings.
+    #[serde(default)]
+    pub knowledge: KnowledgeConfig,
+}
+
+/// `[knowledge]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KnowledgeConfig {
+    /// An OpenAI-compatible embeddings endpoint; without it, search is BM25 alone.
+    pub embeddings: Option<EmbeddingsConfig>,
+}
+
+/// `[knowledge.embeddings]`: `base_url`, `model`, `api_key_env`, `timeout_ms`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddingsConfig {
+    /// Base URL, e.g. `https://api.openai.com/v1`; `/embeddings` is appended.
+    pub base_url: String,
+    /// The model every chunk and query is embedded with (vectors are stored per model).
+    pub model: String,
+    /// The environment variable holding the API key, if the endpoint wants one.
+    pub api_key_env: Option<String>,
+    /// Whole-request timeout for ingestion calls (queries wait 2 s at most).
+    #[serde(default = "default_embeddings_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_embeddings_timeout_ms() -> u64 {
+    30_000
 }
 
 /// `[guard]`.
@@ -153,6 +183,18 @@ impl Config {
             }
         }
         self.pii_keyring()?;
+        if let Some(e) = &self.knowledge.embeddings {
+            let url = e.base_url.trim();
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("knowledge.embeddings.base_url must be an http(s) URL");
+            }
+            if e.model.trim().is_empty() {
+                bail!("knowledge.embeddings.model must not be empty");
+            }
+            if !(100..=600_000).contains(&e.timeout_ms) {
+                bail!("knowledge.embeddings.timeout_ms must be between 100 and 600000");
+            }
+        }
         if let Some(key) = &self.admin_key {
             use secrecy::ExposeSecret;
             if key.expose_secret().trim().len() < 16 {
@@ -189,6 +231,30 @@ impl Config {
     ) -> anyhow::Result<parley_llm::Providers> {
         parley_llm::Providers::from_config(&self.providers, env)
             .map_err(|e| anyhow::anyhow!("invalid provider configuration: {e}"))
+    }
+
+    /// The embeddings endpoint, when `[knowledge.embeddings]` is configured. An
+    /// `api_key_env` naming an unset variable is an error naming it; the key itself is
+    /// never logged.
+    pub fn embeddings(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Option<parley_engine::knowledge::EmbeddingConfig>> {
+        let Some(e) = &self.knowledge.embeddings else {
+            return Ok(None);
+        };
+        let api_key = match &e.api_key_env {
+            Some(name) => Some(SecretString::from(env(name).with_context(|| {
+                format!("knowledge.embeddings.api_key_env names `{name}`, which is not set")
+            })?)),
+            None => None,
+        };
+        Ok(Some(parley_engine::knowledge::EmbeddingConfig {
+            base_url: e.base_url.trim().to_string(),
+            model: e.model.trim().to_string(),
+            api_key,
+            timeout: std::time::Duration::from_millis(e.timeout_ms),
+        }))
     }
 
     /// Makes sure the data directory exists; says which one when it cannot be made.
@@ -340,6 +406,55 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.set_env("PARLEY_ADMIN_KEY", "short");
             assert!(Config::load(None, FlagOverrides::default()).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn embeddings_come_from_the_file_and_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            let none = Config::load(None, FlagOverrides::default()).map_err(|e| e.to_string())?;
+            assert!(none
+                .embeddings(|_| None)
+                .map_err(|e| e.to_string())?
+                .is_none());
+
+            jail.create_file(
+                "p.toml",
+                "[knowledge.embeddings]\nbase_url = \"http://localhost:11434/v1\"\nmodel = \"nomic-embed-text\"\n",
+            )?;
+            jail.set_env("PARLEY_KNOWLEDGE__EMBEDDINGS__TIMEOUT_MS", "5000");
+            jail.set_env("PARLEY_KNOWLEDGE__EMBEDDINGS__API_KEY_ENV", "EMBED_KEY");
+            let c = Config::load(Some(Path::new("p.toml")), FlagOverrides::default())
+                .map_err(|e| e.to_string())?;
+            let err = c.embeddings(|_| None).map(|_| ()).unwrap_err().to_string();
+            assert!(err.contains("EMBED_KEY"), "{err}");
+            let e = c
+                .embeddings(|name| (name == "EMBED_KEY").then(|| "sk-test".to_string()))
+                .map_err(|e| e.to_string())?
+                .ok_or("configured")?;
+            assert_eq!(e.base_url, "http://localhost:11434/v1");
+            assert_eq!(e.model, "nomic-embed-text");
+            assert_eq!(e.timeout, std::time::Duration::from_secs(5));
+            assert!(e.api_key.is_some());
+            assert!(!format!("{e:?}").contains("sk-test"));
+
+            jail.set_env("PARLEY_KNOWLEDGE__EMBEDDINGS__BASE_URL", "localhost:11434");
+            let err = Config::load(Some(Path::new("p.toml")), FlagOverrides::default())
+                .map(|_| ())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("knowledge.embeddings.base_url"), "{err}");
+            jail.set_env(
+                "PARLEY_KNOWLEDGE__EMBEDDINGS__BASE_URL",
+                "https://api.openai.com/v1",
+            );
+            jail.set_env("PARLEY_KNOWLEDGE__EMBEDDINGS__MODLE", "x");
+            let err = Config::load(Some(Path::new("p.toml")), FlagOverrides::default())
+                .map(|_| ())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("modle"), "{err}");
             Ok(())
         });
     }

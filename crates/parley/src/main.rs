@@ -228,12 +228,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     );
     // The index is opened on first use (the server opens it at start), so commands that
     // never search do not take its lock from a running server.
-    let knowledge = Arc::new(Knowledge::new(&config.data_dir, store.clone()).with_limits(
-        KnowledgeLimits {
+    let mut knowledge =
+        Knowledge::new(&config.data_dir, store.clone()).with_limits(KnowledgeLimits {
             max_file_bytes: config.max_upload_bytes,
             ..KnowledgeLimits::default()
-        },
-    ));
+        });
+    if let Some(embeddings) = config.embeddings(|name| std::env::var(name).ok())? {
+        tracing::info!(base_url = %embeddings.base_url, model = %embeddings.model, "knowledge-base search fuses BM25 with embeddings");
+        knowledge = knowledge
+            .with_embeddings(embeddings)
+            .context("setting up the knowledge-base embeddings client")?;
+    }
+    let knowledge = Arc::new(knowledge);
     let mut engine = Engine::new(
         store.clone(),
         Limits {

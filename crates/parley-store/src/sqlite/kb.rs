@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{fetch_page, from_json, get, json, Order, SqliteStore};
 use crate::error::Doing;
-use crate::kb::{ChunkRow, KbStore, RecordChunks, RecordWrite};
+use crate::kb::{ChunkRow, ChunkToEmbed, EmbeddedRecord, KbStore, RecordChunks, RecordWrite};
 use crate::{Page, PageRequest, Result};
 
 const DATASET_COLUMNS: &str = "SELECT d.*, \
@@ -407,6 +407,110 @@ impl KbStore for SqliteStore {
         Ok(())
     }
 
+    async fn chunks_without_embedding(&self, model: &str, limit: u32) -> Result<Vec<ChunkToEmbed>> {
+        let rows = sqlx::query(
+            "SELECT c.record_id, c.position, c.text FROM kb_chunks c WHERE NOT EXISTS \
+             (SELECT 1 FROM kb_embeddings e WHERE e.record_id = c.record_id \
+              AND e.position = c.position AND e.model = ?) \
+             ORDER BY c.record_id, c.position LIMIT ?",
+        )
+        .bind(model)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .doing("finding chunks without an embedding")?;
+        rows.iter()
+            .map(|r| {
+                let position: i64 = get(r, "position")?;
+                Ok(ChunkToEmbed {
+                    record_id: get(r, "record_id")?,
+                    position: u32::try_from(position).map_err(|_| {
+                        crate::StoreError::Corrupt(format!("chunk position {position}"))
+                    })?,
+                    text: get(r, "text")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn store_embeddings(
+        &self,
+        model: &str,
+        vectors: &[(ChunkToEmbed, Vec<f32>)],
+    ) -> Result<()> {
+        if vectors.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self
+            .writer
+            .begin()
+            .await
+            .doing("starting to store embeddings")?;
+        for (chunk, vector) in vectors {
+            sqlx::query(
+                "INSERT INTO kb_embeddings (record_id, position, model, vector) \
+                 SELECT c.record_id, c.position, ?, ? FROM kb_chunks c \
+                 WHERE c.record_id = ? AND c.position = ? AND c.text = ? \
+                 ON CONFLICT(record_id, position, model) DO UPDATE SET vector = excluded.vector",
+            )
+            .bind(model)
+            .bind(vector_bytes(vector))
+            .bind(chunk.record_id)
+            .bind(i64::from(chunk.position))
+            .bind(&chunk.text)
+            .execute(&mut *tx)
+            .await
+            .doing("storing an embedding")?;
+        }
+        tx.commit().await.doing("storing embeddings")?;
+        Ok(())
+    }
+
+    async fn embedded_records(
+        &self,
+        model: &str,
+        records: Option<&[Uuid]>,
+    ) -> Result<Vec<EmbeddedRecord>> {
+        if records.is_some_and(<[Uuid]>::is_empty) {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::new(
+            "SELECT r.dataset_id, e.vector, c.* FROM kb_embeddings e \
+             JOIN kb_chunks c ON c.record_id = e.record_id AND c.position = e.position \
+             JOIN kb_records r ON r.id = c.record_id WHERE e.model = ",
+        );
+        q.push_bind(model);
+        if let Some(ids) = records {
+            q.push(" AND c.record_id IN (");
+            let mut list = q.separated(", ");
+            for id in ids {
+                list.push_bind(*id);
+            }
+            q.push(")");
+        }
+        q.push(" ORDER BY c.record_id, c.position");
+        let rows = q
+            .build()
+            .fetch_all(&self.reader)
+            .await
+            .doing("reading embeddings")?;
+        let mut out: Vec<EmbeddedRecord> = Vec::new();
+        for r in &rows {
+            let record_id: Uuid = get(r, "record_id")?;
+            let chunk = chunk_from_row(r)?;
+            let vector = vector_from_bytes(&get::<Vec<u8>>(r, "vector")?)?;
+            match out.last_mut() {
+                Some(last) if last.record_id == record_id => last.chunks.push((chunk, vector)),
+                _ => out.push(EmbeddedRecord {
+                    dataset_id: get(r, "dataset_id")?,
+                    record_id,
+                    chunks: vec![(chunk, vector)],
+                }),
+            }
+        }
+        Ok(out)
+    }
+
     async fn existing_records(&self, ids: &[Uuid]) -> Result<Vec<Uuid>> {
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -422,6 +526,24 @@ impl KbStore for SqliteStore {
             .await
             .doing("checking which records exist")
     }
+}
+
+/// A vector as stored: little-endian f32s.
+fn vector_bytes(vector: &[f32]) -> Vec<u8> {
+    vector.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn vector_from_bytes(bytes: &[u8]) -> Result<Vec<f32>> {
+    if !bytes.len().is_multiple_of(4) {
+        return Err(crate::StoreError::Corrupt(format!(
+            "an embedding of {} bytes (not whole f32s)",
+            bytes.len()
+        )));
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
 }
 
 #[cfg(test)]
@@ -532,6 +654,100 @@ mod tests {
         assert!(store.delete_dataset(ws, ds.id).await.unwrap());
         assert!(store
             .existing_records(&[b.record.id])
+            .await
+            .unwrap()
+            .is_empty());
+    }
+
+    #[tokio::test]
+    async fn embeddings_round_trip_follow_their_chunk_text_and_go_with_the_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).await.unwrap();
+        let ws = store.default_workspace().await.unwrap().id;
+        let now = Utc::now();
+        let ds = Dataset {
+            id: parley_core::new_id(),
+            name: "Help".into(),
+            description: String::new(),
+            records: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        store.insert_dataset(ws, &ds).await.unwrap();
+        let a = record(ds.id, "A", now);
+        store
+            .write_records(ws, ds.id, std::slice::from_ref(&a), &[], now)
+            .await
+            .unwrap();
+
+        let missing = store.chunks_without_embedding("m1", 10).await.unwrap();
+        assert_eq!(missing.len(), 1);
+        assert_eq!(missing[0].text, "A text");
+        // A vector for text the chunk no longer has is not stored.
+        let stale = ChunkToEmbed {
+            text: "old text".into(),
+            ..missing[0].clone()
+        };
+        store
+            .store_embeddings("m1", &[(stale, vec![9.0])])
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .chunks_without_embedding("m1", 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        let vector = vec![0.5, -1.25, f32::MIN_POSITIVE];
+        store
+            .store_embeddings("m1", &[(missing[0].clone(), vector.clone())])
+            .await
+            .unwrap();
+        assert!(store
+            .chunks_without_embedding("m1", 10)
+            .await
+            .unwrap()
+            .is_empty());
+        // Another model has its own vectors.
+        assert_eq!(
+            store
+                .chunks_without_embedding("m2", 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+
+        let loaded = store.embedded_records("m1", None).await.unwrap();
+        assert_eq!(loaded.len(), 1);
+        assert_eq!(loaded[0].dataset_id, ds.id);
+        assert_eq!(loaded[0].chunks[0].0, a.chunks[0]);
+        assert_eq!(loaded[0].chunks[0].1, vector);
+        assert_eq!(
+            store
+                .embedded_records("m1", Some(&[a.record.id]))
+                .await
+                .unwrap(),
+            loaded
+        );
+        assert!(store.embedded_records("m2", None).await.unwrap().is_empty());
+
+        // Rewriting the record replaces its chunks, and their vectors with them.
+        store
+            .write_records(ws, ds.id, std::slice::from_ref(&a), &[], now)
+            .await
+            .unwrap();
+        assert!(store.embedded_records("m1", None).await.unwrap().is_empty());
+        store
+            .store_embeddings("m1", &[(missing[0].clone(), vector)])
+            .await
+            .unwrap();
+        assert!(store.delete_record(ws, ds.id, a.record.id).await.unwrap());
+        assert!(store.embedded_records("m1", None).await.unwrap().is_empty());
+        assert!(store
+            .chunks_without_embedding("m1", 10)
             .await
             .unwrap()
             .is_empty());

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use parley_engine::knowledge::{EmbeddingConfig, Knowledge};
 use parley_engine::{Engine, Limits};
 use parley_server::{auth, AppState, HttpConfig};
 use parley_store::{SqliteStore, Store};
@@ -18,6 +19,8 @@ pub struct TestApp {
     pub key: String,
     pub client: reqwest::Client,
     pub store: Arc<dyn Store>,
+    /// The engine's knowledge base (to run the server's periodic sync on demand).
+    pub knowledge: Arc<Knowledge>,
     _dir: Option<tempfile::TempDir>,
     _shutdown: oneshot::Sender<()>,
 }
@@ -35,7 +38,24 @@ pub async fn spawn_app_with(http: HttpConfig, limits: Limits) -> TestApp {
 
 /// A server over an existing data dir (to restart on the same data); stops when dropped.
 pub async fn spawn_app_at(data_dir: &std::path::Path, http: HttpConfig, limits: Limits) -> TestApp {
-    spawn_engine(data_dir, http, limits, None, None).await
+    spawn_engine(data_dir, http, limits, None, None, None).await
+}
+
+/// A server whose knowledge base fuses BM25 with embeddings from `embeddings`, over an
+/// existing data dir.
+pub async fn spawn_app_with_embeddings_at(
+    data_dir: &std::path::Path,
+    embeddings: EmbeddingConfig,
+) -> TestApp {
+    spawn_engine(
+        data_dir,
+        HttpConfig::default(),
+        Limits::default(),
+        None,
+        None,
+        Some(embeddings),
+    )
+    .await
 }
 
 /// A server whose engine answers with LLMs through `ai` (fresh temp data dir).
@@ -46,6 +66,7 @@ pub async fn spawn_app_with_ai(ai: parley_engine::ai::AiRuntime) -> TestApp {
         HttpConfig::default(),
         Limits::default(),
         Some(Arc::new(ai)),
+        None,
         None,
     )
     .await;
@@ -65,6 +86,7 @@ pub async fn spawn_app_with_guard(
         Limits::default(),
         ai.map(Arc::new),
         vault,
+        None,
     )
     .await;
     app._dir = Some(dir);
@@ -77,19 +99,24 @@ async fn spawn_engine(
     limits: Limits,
     ai: Option<Arc<parley_engine::ai::AiRuntime>>,
     vault: Option<parley_guard::Keyring>,
+    embeddings: Option<EmbeddingConfig>,
 ) -> TestApp {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(data_dir).await.unwrap());
     let ws = store.default_workspace().await.unwrap();
     auth::ensure_key(store.as_ref(), ws.id, "test", ADMIN_KEY)
         .await
         .unwrap();
-    let knowledge = parley_engine::knowledge::Knowledge::new(data_dir, store.clone()).with_limits(
+    let mut knowledge = Knowledge::new(data_dir, store.clone()).with_limits(
         parley_engine::knowledge::KnowledgeLimits {
             max_file_bytes: http.max_upload_bytes,
             ..Default::default()
         },
     );
-    let mut engine = Engine::new(store.clone(), limits).with_knowledge(Arc::new(knowledge));
+    if let Some(embeddings) = embeddings {
+        knowledge = knowledge.with_embeddings(embeddings).unwrap();
+    }
+    let knowledge = Arc::new(knowledge);
+    let mut engine = Engine::new(store.clone(), limits).with_knowledge(knowledge.clone());
     if let Some(ai) = ai {
         engine = engine.with_ai(ai);
     }
@@ -109,6 +136,7 @@ async fn spawn_engine(
         key: ADMIN_KEY.to_string(),
         client: reqwest::Client::new(),
         store,
+        knowledge,
         _dir: None,
         _shutdown: tx,
     }

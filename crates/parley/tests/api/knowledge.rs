@@ -1,7 +1,8 @@
 //! The knowledge base through HTTP: datasets and records (JSON, every upload type, URLs),
 //! the errors a user gets for bad input, search staying in step with updates and deletes,
 //! the index rebuilt from the database, bots answering from their datasets without an LLM
-//! (with `meta.sources`), and the AI context receiving the chunks (fake LLM).
+//! (with `meta.sources`), the AI context receiving the chunks (fake LLM), and dense
+//! retrieval fused with BM25 through a fake embeddings endpoint.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{
     assert_error, bad_fields, send, spawn_app, spawn_app_at, spawn_app_with, spawn_app_with_ai,
-    TestApp,
+    spawn_app_with_embeddings_at, TestApp,
 };
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -808,4 +809,259 @@ async fn with_ai_the_chunks_enter_the_context_and_the_reply_cites_them() {
     let request = fake.requests().into_iter().next_back().unwrap();
     let system = request.body["messages"][0]["content"].as_str().unwrap();
     assert!(system.contains("## Knowledge base"), "{system}");
+}
+
+/// A fake OpenAI-compatible embeddings endpoint: a bag of words hashed into 64 dimensions,
+/// with a few synonyms folded together first, so "reimbursement" lands where "refunds" does
+/// although the words share nothing BM25 could match. Answers 500 while `failing` is set.
+struct FakeEmbeddings {
+    addr: std::net::SocketAddr,
+    failing: Arc<std::sync::atomic::AtomicBool>,
+    /// Texts embedded successfully.
+    embedded: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl FakeEmbeddings {
+    async fn start() -> FakeEmbeddings {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let failing = Arc::new(AtomicBool::new(false));
+        let embedded = Arc::new(AtomicUsize::new(0));
+        let (f, e) = (failing.clone(), embedded.clone());
+        let app = axum::Router::new().route(
+            "/v1/embeddings",
+            axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+                let (f, e) = (f.clone(), e.clone());
+                async move {
+                    if f.load(Ordering::SeqCst) {
+                        return (
+                            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                            axum::Json(json!({"error": {"message": "embedder down"}})),
+                        );
+                    }
+                    let inputs = body["input"].as_array().cloned().unwrap_or_default();
+                    e.fetch_add(inputs.len(), Ordering::SeqCst);
+                    let data: Vec<Value> = inputs
+                        .iter()
+                        .enumerate()
+                        .map(|(i, text)| {
+                            json!({"index": i, "embedding": bag_of_words(text.as_str().unwrap_or(""))})
+                        })
+                        .collect();
+                    (
+                        axum::http::StatusCode::OK,
+                        axum::Json(json!({"object": "list", "data": data, "model": body["model"]})),
+                    )
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        FakeEmbeddings {
+            addr,
+            failing,
+            embedded,
+        }
+    }
+
+    fn config(&self) -> parley_engine::knowledge::EmbeddingConfig {
+        parley_engine::knowledge::EmbeddingConfig {
+            base_url: format!("http://{}/v1", self.addr),
+            model: "fake-bow-64".into(),
+            api_key: None,
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    fn fail(&self, failing: bool) {
+        self.failing
+            .store(failing, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn embedded(&self) -> usize {
+        self.embedded.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+fn bag_of_words(text: &str) -> Vec<f32> {
+    let mut vector = vec![0.0f32; 64];
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() > 2)
+    {
+        let word = word.to_lowercase();
+        let word = match word.as_str() {
+            "reimbursement" | "refund" => "refunds",
+            "tardy" => "late",
+            other => other,
+        };
+        // FNV-1a: stable across runs and platforms.
+        let hash = word.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        vector[(hash % 64) as usize] += 1.0;
+    }
+    vector
+}
+
+fn retrievers(hit: &Value) -> Vec<&str> {
+    hit["retrievers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect()
+}
+
+const REFUNDS: &str = "Refunds reach your account five to seven days after we receive the parcel.";
+const SHIPPING: &str = "Orders ship within two business days by courier.";
+
+#[tokio::test]
+async fn embeddings_find_what_bm25_misses_and_search_falls_back_when_the_endpoint_fails() {
+    let embedder = FakeEmbeddings::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_with_embeddings_at(dir.path(), embedder.config()).await;
+    let dataset = create_dataset(&app, "Policies").await;
+    let refunds = add_text(&app, &dataset, "Refunds", REFUNDS).await;
+    add_text(&app, &dataset, "Shipping", SHIPPING).await;
+    assert_eq!(
+        embedder.embedded(),
+        2,
+        "each record's one chunk is embedded"
+    );
+
+    // No word in common with the refunds document: BM25 alone finds nothing.
+    let hits = search(&app, &dataset, "reimbursement").await;
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0]["record_id"], refunds["id"]);
+    assert_eq!(retrievers(&hits[0]), vec!["dense"]);
+    let plain = spawn_app().await;
+    let plain_dataset = create_dataset(&plain, "Policies").await;
+    add_text(&plain, &plain_dataset, "Refunds", REFUNDS).await;
+    assert!(search(&plain, &plain_dataset, "reimbursement")
+        .await
+        .is_empty());
+
+    // Words and meaning both match: both retrievers found it, and it comes first.
+    let hits = search(&app, &dataset, "refunds account").await;
+    assert_eq!(hits[0]["record_id"], refunds["id"]);
+    assert_eq!(retrievers(&hits[0]), vec!["bm25", "dense"]);
+    assert!(hits[0]["score"].as_f64().unwrap() > 0.0);
+
+    // The endpoint down at query time: BM25 alone, no error.
+    embedder.fail(true);
+    let hits = search(&app, &dataset, "refunds account").await;
+    assert_eq!(hits[0]["record_id"], refunds["id"]);
+    assert!(
+        hits.iter().all(|h| retrievers(h) == vec!["bm25"]),
+        "{hits:?}"
+    );
+    assert!(search(&app, &dataset, "reimbursement").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_record_ingested_while_the_endpoint_fails_is_kept_and_embedded_later() {
+    let embedder = FakeEmbeddings::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_with_embeddings_at(dir.path(), embedder.config()).await;
+    let dataset = create_dataset(&app, "Policies").await;
+    embedder.fail(true);
+    let refunds = add_text(&app, &dataset, "Refunds", REFUNDS).await;
+    let (status, body) = app
+        .get(&format!(
+            "/api/v1/datasets/{dataset}/records/{}",
+            refunds["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Stored and keyword-searchable, not yet found by meaning.
+    let hits = search(&app, &dataset, "refunds").await;
+    assert_eq!(hits.len(), 1);
+    assert_eq!(retrievers(&hits[0]), vec!["bm25"]);
+    embedder.fail(false);
+    assert!(search(&app, &dataset, "reimbursement").await.is_empty());
+    assert_eq!(
+        app.store
+            .chunks_without_embedding("fake-bow-64", 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // The server's periodic sync fills the missing vector.
+    app.knowledge.sync().await.unwrap();
+    assert!(app
+        .store
+        .chunks_without_embedding("fake-bow-64", 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let hits = search(&app, &dataset, "reimbursement").await;
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0]["record_id"], refunds["id"]);
+    assert_eq!(retrievers(&hits[0]), vec!["dense"]);
+
+    // Vectors are stored: a restart loads them without embedding the chunks again.
+    drop(app);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = embedder.embedded();
+    let app = spawn_app_with_embeddings_at(dir.path(), embedder.config()).await;
+    let hits = search(&app, &dataset, "reimbursement").await;
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(retrievers(&hits[0]), vec!["dense"]);
+    assert_eq!(
+        embedder.embedded(),
+        before + 1,
+        "only the query was embedded"
+    );
+}
+
+#[tokio::test]
+async fn vectors_follow_record_updates_and_deletes() {
+    let embedder = FakeEmbeddings::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_with_embeddings_at(dir.path(), embedder.config()).await;
+    let dataset = create_dataset(&app, "Policies").await;
+    let refunds = add_text(&app, &dataset, "Refunds", REFUNDS).await;
+    add_text(&app, &dataset, "Shipping", SHIPPING).await;
+    let path = format!(
+        "/api/v1/datasets/{dataset}/records/{}",
+        refunds["id"].as_str().unwrap()
+    );
+    assert_eq!(search(&app, &dataset, "reimbursement").await.len(), 1);
+
+    // An edit replaces the vector: the old meaning is gone, the new one is found.
+    let (status, body) = app
+        .put(
+            &path,
+            json!({ "text": "Late parcels are tracked by the courier." }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(search(&app, &dataset, "reimbursement").await.is_empty());
+    let hits = search(&app, &dataset, "tardy").await;
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0]["record_id"], refunds["id"]);
+    assert_eq!(retrievers(&hits[0]), vec!["dense"]);
+
+    // A delete takes the vector out of results (and out of the database).
+    let (status, body) = app.delete(&path).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(search(&app, &dataset, "tardy").await.is_empty());
+    let id: uuid::Uuid = refunds["id"].as_str().unwrap().parse().unwrap();
+    assert!(app
+        .store
+        .embedded_records("fake-bow-64", Some(&[id]))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        app.store
+            .embedded_records("fake-bow-64", None)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
