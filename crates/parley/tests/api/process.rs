@@ -120,10 +120,14 @@ async fn kill_9_loses_nothing_acknowledged(synchronous: &str) {
     .unwrap();
     let conv = conv["data"]["id"].as_str().unwrap().to_string();
 
-    // Write as fast as possible from two clients, and kill the server mid-stream.
+    // Write as fast as possible from two clients, and kill the server mid-stream: once
+    // both have been answered a few times (however slow the machine is), not after a
+    // fixed time.
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut writers = Vec::new();
     for w in 0..2 {
         let client = client.clone();
+        let answered = answered.clone();
         let url = if w == 0 {
             server.url(&format!("/api/v1/conversations/{conv}/complete"))
         } else {
@@ -140,6 +144,7 @@ async fn kill_9_loses_nothing_acknowledged(synchronous: &str) {
                 .await
                 {
                     Ok((status, body)) if status.is_success() => {
+                        answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let data = &body["data"];
                         if let Some(m) = data["message"]["id"].as_str() {
                             acked.push(m.to_string());
@@ -154,7 +159,13 @@ async fn kill_9_loses_nothing_acknowledged(synchronous: &str) {
             acked
         }));
     }
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while answered.load(std::sync::atomic::Ordering::Relaxed) < 20
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
     server.kill_9();
     let mut acked = Vec::new();
     for w in writers {
@@ -340,6 +351,28 @@ fn team_and_agent_commands() {
     assert!(!ok && err.contains("team_ids"), "{err}");
 }
 
+/// `parley chat "Northwind Demo"` on `dir` with `input` typed; what it printed (it must
+/// exit cleanly).
+fn chat(dir: &std::path::Path, input: &[u8]) -> String {
+    let mut child = parley()
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["chat", "Northwind Demo"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn chat_in_the_terminal() {
     let dir = tempfile::tempdir().unwrap();
@@ -348,27 +381,9 @@ fn chat_in_the_terminal() {
         &["bot", "import", demo_file().to_str().unwrap()],
     );
     assert!(ok, "{err}");
-    let mut child = parley()
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["chat", "Northwind Demo"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"1\nhello there\nblorp\nfeedback\n3\nslow delivery\n/quit\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = chat(
+        dir.path(),
+        b"1\nhello there\nblorp\nfeedback\n3\nslow delivery\n/quit\n",
     );
     assert!(
         stdout.contains("I'm the Northwind Goods assistant"),
@@ -404,27 +419,9 @@ fn safety_events_in_the_terminal() {
         &["bot", "import", demo_file().to_str().unwrap()],
     );
     assert!(ok, "{err}");
-    let mut child = parley()
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["chat", "Northwind Demo"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"my card is 4111 1111 1111 1111, can I pay with it?\n/quit\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = chat(
+        dir.path(),
+        b"my card is 4111 1111 1111 1111, can I pay with it?\n/quit\n",
     );
     assert!(!stdout.contains("4111 1111 1111 1111"), "{stdout}");
 
