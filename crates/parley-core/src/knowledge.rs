@@ -61,26 +61,14 @@ impl DatasetInput {
 
     /// For update: only the fields given change.
     pub fn apply(self, current: &DatasetSpec) -> Result<DatasetSpec, ValidationError> {
-        let mut errors = ValidationError::new();
-        let name = self
-            .name
-            .map(|n| n.trim().to_string())
-            .unwrap_or_else(|| current.name.clone());
-        let n = name.chars().count();
-        if n == 0 || n > MAX_DATASET_NAME_CHARS {
-            errors.push("name", format!("1 to {MAX_DATASET_NAME_CHARS} characters"));
-        }
-        let description = self
-            .description
-            .map(|d| d.trim().to_string())
-            .unwrap_or_else(|| current.description.clone());
-        if description.chars().count() > MAX_DATASET_DESCRIPTION_CHARS {
-            errors.push(
-                "description",
-                format!("at most {MAX_DATASET_DESCRIPTION_CHARS} characters"),
-            );
-        }
-        errors.into_result(DatasetSpec { name, description })
+        let (name, description) = crate::validation::name_and_description(
+            self.name,
+            self.description,
+            (&current.name, &current.description),
+            MAX_DATASET_NAME_CHARS,
+            MAX_DATASET_DESCRIPTION_CHARS,
+        )?;
+        Ok(DatasetSpec { name, description })
     }
 }
 

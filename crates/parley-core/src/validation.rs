@@ -79,3 +79,29 @@ impl ValidationError {
         }
     }
 }
+
+/// The name and description of something named (a bot, a dataset) after an update: given
+/// fields trimmed and replacing the current ones, then checked: the name 1 to `max_name`
+/// characters, the description at most `max_description`.
+pub fn name_and_description(
+    name: Option<String>,
+    description: Option<String>,
+    current: (&str, &str),
+    max_name: usize,
+    max_description: usize,
+) -> Result<(String, String), ValidationError> {
+    let mut errors = ValidationError::new();
+    let name = name.map_or_else(|| current.0.to_string(), |n| n.trim().to_string());
+    let n = name.chars().count();
+    if n == 0 || n > max_name {
+        errors.push("name", format!("1 to {max_name} characters"));
+    }
+    let description = description.map_or_else(|| current.1.to_string(), |d| d.trim().to_string());
+    if description.chars().count() > max_description {
+        errors.push(
+            "description",
+            format!("at most {max_description} characters"),
+        );
+    }
+    errors.into_result((name, description))
+}
