@@ -41,6 +41,7 @@ use uuid::Uuid;
 
 use crate::error::Result;
 use crate::route::{Reply, Responder, TurnContext};
+use crate::timing::Stage;
 use crate::{Engine, Inbound};
 
 pub use context::{AssembledContext, ContextPart};
@@ -200,8 +201,15 @@ impl Responder for AiReply {
         let Some(chain) = runtime.chain(s) else {
             return Ok(None);
         };
-        let assembled = context::assemble(turn).await?;
-        let mut reply = generate(turn, &runtime, &chain, &assembled).await;
+        let assembled = {
+            let _t = turn.services.timings.start(Stage::AiContext);
+            context::assemble(turn).await?
+        };
+        let mut reply = {
+            let timings = turn.services.timings.clone();
+            let _t = timings.start(Stage::AiModel);
+            generate(turn, &runtime, &chain, &assembled).await
+        };
         if reply.meta.ai_error.is_none() {
             reply.meta.sources.clone_from(&assembled.sources);
             turn.effects

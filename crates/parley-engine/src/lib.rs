@@ -28,6 +28,7 @@ pub mod knowledge;
 pub mod locks;
 pub mod render;
 pub mod route;
+pub mod timing;
 pub mod widget;
 
 use std::sync::Arc;
@@ -55,6 +56,7 @@ pub use widget::WidgetBot;
 use crate::cache::BotCache;
 use crate::locks::ConversationLocks;
 use crate::route::route;
+use crate::timing::Stage;
 
 /// The outbox event kind for a message added to a conversation.
 pub const MESSAGE_CREATED: &str = "message.created";
@@ -129,6 +131,7 @@ impl Engine {
                 ai: None,
                 knowledge: None,
                 canary: parley_guard::make_canary(),
+                timings: timing::Timings::default(),
             },
             store,
             bots: BotCache::default(),
@@ -155,6 +158,11 @@ impl Engine {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// Per-stage turn timings, for `GET /metrics`.
+    pub fn timings(&self) -> &timing::Timings {
+        &self.services.timings
     }
 
     pub fn bus(&self) -> &EventBus {
@@ -294,11 +302,23 @@ impl Engine {
         conversation_id: Uuid,
         inbound: Inbound,
     ) -> Result<Vec<Message>> {
+        let timings = &self.services.timings;
+        let _whole = timings.start(Stage::Turn);
         let inbound = self.guard(inbound)?;
-        let _turn = self.locks.lock(conversation_id).await;
-        let state = self.state(ws, conversation_id).await?;
-        let bot = self.bot_of(ws, &state).await?;
-        let user = self.user_message(&state, &bot, &inbound)?;
+        let _turn = {
+            let _t = timings.start(Stage::LockWait);
+            self.locks.lock(conversation_id).await
+        };
+        let (state, bot) = {
+            let _t = timings.start(Stage::Load);
+            let state = self.state(ws, conversation_id).await?;
+            let bot = self.bot_of(ws, &state).await?;
+            (state, bot)
+        };
+        let user = {
+            let _t = timings.start(Stage::Guard);
+            self.user_message(&state, &bot, &inbound)?
+        };
         let message = user.message.clone();
         // Anything sent earlier and not yet answered is answered first, in order.
         let mut to_answer = if state.has_pending() {
@@ -817,7 +837,10 @@ impl Engine {
                     });
                     (vec![reply], "guard")
                 }
-                None => route(&self.chain, &mut turn).await?,
+                None => {
+                    let _t = self.services.timings.start(Stage::Route);
+                    route(&self.chain, &mut turn).await?
+                }
             };
             flow::refresh_deadline(&mut turn);
             tracing::debug!(conversation = %conversation.id, responder = by, replies = replies.len(), injection = ?injection_action, "routed");
@@ -836,6 +859,7 @@ impl Engine {
                     .map(|r| render::render(conversation.channel, conversation.id, r, now)),
             );
         }
+        let output_check = self.services.timings.start(Stage::OutputCheck);
         self.check_output(
             &bot,
             &conversation,
@@ -846,7 +870,9 @@ impl Engine {
             &mut messages,
             &mut safety,
         );
+        drop(output_check);
         session.last_activity = now;
+        let commit = self.services.timings.start(Stage::Commit);
         let committed = self
             .store
             .commit_turn(TurnCommit {
@@ -862,6 +888,7 @@ impl Engine {
                 ..TurnCommit::new(ws, conversation.id, now)
             })
             .await?;
+        drop(commit);
         self.bus.publish(ws, committed.events);
         Ok(committed
             .messages

@@ -64,6 +64,8 @@ pub struct Services {
     /// The token planted in every AI system prompt; a reply containing it is stopped by
     /// the output guard. Random per engine (per process), so the response cache still hits.
     pub canary: String,
+    /// Per-stage turn timings (`GET /metrics`).
+    pub timings: crate::timing::Timings,
 }
 
 /// What a turn does besides replying, committed with its messages: outbox events and at

@@ -141,7 +141,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(widget::browser_cors(Some(state.engine.clone())));
     let max_body = state.http.max_body_bytes;
-    let metrics = Arc::new(metrics::Metrics::default());
+    let metrics = Arc::new(metrics::Metrics::new(state.engine.timings()));
     api.route(
         "/openapi.json",
         axum::routing::get(move || {

@@ -30,8 +30,9 @@ pub struct Metrics {
     durations: Family<RequestLabels, Histogram>,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
+impl Metrics {
+    /// The HTTP metrics plus the engine's per-stage turn timings.
+    pub fn new(turn_stages: &parley_engine::timing::Timings) -> Self {
         let mut registry = Registry::with_prefix("parley");
         let requests = Family::<RequestLabels, Counter>::default();
         let durations = Family::<RequestLabels, Histogram>::new_with_constructor(|| {
@@ -44,15 +45,19 @@ impl Default for Metrics {
             "Time to answer an HTTP request",
             durations.clone(),
         );
+        registry.register(
+            "turn_stage_seconds",
+            "Time a turn spent in each stage of the engine (lock_wait, load, guard, route, \
+             ai_context, ai_model, output_check, commit; turn is the whole of a complete)",
+            turn_stages.family(),
+        );
         Metrics {
             registry,
             requests,
             durations,
         }
     }
-}
 
-impl Metrics {
     fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
         let labels = RequestLabels {
             method: method.to_string(),

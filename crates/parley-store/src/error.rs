@@ -14,6 +14,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the cursor `{0}` is not one this list gave out")]
     BadCursor(String),
+    #[error("the database writer has stopped; nothing more can be stored")]
+    WriterStopped,
     #[error("creating the data directory {path} failed: {source}")]
     DataDir {
         path: String,
@@ -36,6 +38,7 @@ impl StoreError {
             StoreError::Migrate(_)
             | StoreError::Corrupt(_)
             | StoreError::BadCursor(_)
+            | StoreError::WriterStopped
             | StoreError::DataDir { .. } => false,
         }
     }

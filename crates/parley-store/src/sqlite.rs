@@ -33,8 +33,10 @@ use crate::{
 };
 
 mod ai;
+mod commit;
 mod guard;
 mod kb;
+mod key_cache;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -50,6 +52,10 @@ const READERS: u32 = 4;
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Turns are committed through this (group commit, see `commit.rs`).
+    committer: commit::Committer,
+    /// API keys as recently looked up (see `key_cache.rs`).
+    keys: std::sync::Arc<key_cache::KeyCache>,
 }
 
 /// How far a commit goes before the API may acknowledge it.
@@ -88,20 +94,34 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("temp_store", "memory");
+        // Checkpoints run on a connection of their own (see `commit::checkpoints`); the
+        // writer's automatic one is only a backstop, at 10,000 pages (~40 MB of WAL).
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.clone())
+            .connect_with(options.clone().pragma("wal_autocheckpoint", "10000"))
             .await
             .doing("opening the database")?;
         MIGRATOR.run(&writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(READERS)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.read_only(true))
+            .connect_with(options.clone().read_only(true))
             .await
             .doing("opening read connections")?;
-        Ok(SqliteStore { writer, reader })
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .connect_with(options)
+            .await
+            .doing("opening the checkpoint connection")?;
+        let committer = commit::Committer::start(writer.clone(), checkpointer);
+        Ok(SqliteStore {
+            writer,
+            reader,
+            committer,
+            keys: Default::default(),
+        })
     }
 }
 
@@ -603,35 +623,49 @@ async fn touch_bot_tx(
 }
 
 async fn upsert_session_tx(tx: &mut Transaction<'_, Sqlite>, s: &Session) -> Result<()> {
-    sqlx::query(
+    let mut st = commit::Statements::default();
+    push_session(&mut st, s, None)?;
+    st.run(&mut **tx, "saving the session").await?;
+    Ok(())
+}
+
+/// Adds the session's upsert to `st`. With `handled_in`, `handled_seq` becomes that
+/// conversation's last message `seq` as stored when the statement runs.
+fn push_session(st: &mut commit::Statements, s: &Session, handled_in: Option<Uuid>) -> Result<()> {
+    let handled = if handled_in.is_some() {
+        "(SELECT COALESCE(MAX(seq), 0) FROM messages WHERE conversation_id = ?)"
+    } else {
+        "?"
+    };
+    st.push(&format!(
         "INSERT INTO sessions (conversation_id, id, contact_id, mode, current_flow_id, current_step, \
          variables, offered_buttons, consecutive_fallbacks, handled_seq, started_at, last_activity, \
          expires_at, flow_state) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {handled}, ?, ?, ?, ?) \
          ON CONFLICT(conversation_id) DO UPDATE SET mode = excluded.mode, \
          current_flow_id = excluded.current_flow_id, current_step = excluded.current_step, \
          variables = excluded.variables, offered_buttons = excluded.offered_buttons, \
          consecutive_fallbacks = excluded.consecutive_fallbacks, handled_seq = excluded.handled_seq, \
          last_activity = excluded.last_activity, expires_at = excluded.expires_at, \
-         flow_state = excluded.flow_state",
-    )
-    .bind(s.conversation_id)
-    .bind(s.id)
-    .bind(s.contact_id)
-    .bind(s.mode.as_str())
-    .bind(s.current_flow_id)
-    .bind(&s.current_step)
-    .bind(json(&s.variables)?)
-    .bind(json(&s.offered_buttons)?)
-    .bind(i64::from(s.consecutive_fallbacks))
-    .bind(s.handled_seq)
-    .bind(s.started_at)
-    .bind(s.last_activity)
-    .bind(s.expires_at)
-    .bind(json(&s.flow_state)?)
-    .execute(&mut **tx)
-    .await
-    .doing("saving the session")?;
+         flow_state = excluded.flow_state"
+    ));
+    st.bind(s.conversation_id)?
+        .bind(s.id)?
+        .bind(s.contact_id)?
+        .bind(s.mode.as_str())?
+        .bind(s.current_flow_id)?
+        .bind(s.current_step.clone())?
+        .bind(json(&s.variables)?)?
+        .bind(json(&s.offered_buttons)?)?
+        .bind(i64::from(s.consecutive_fallbacks))?;
+    match handled_in {
+        Some(conversation_id) => st.bind(conversation_id)?,
+        None => st.bind(s.handled_seq)?,
+    }
+    .bind(s.started_at)?
+    .bind(s.last_activity)?
+    .bind(s.expires_at)?
+    .bind(json(&s.flow_state)?)?;
     Ok(())
 }
 
@@ -946,12 +980,20 @@ impl Store for SqliteStore {
     }
 
     async fn key_by_hash(&self, key_hash: &[u8]) -> Result<Option<ApiKey>> {
+        let generation = match self.keys.get(key_hash) {
+            Ok(key) => return Ok(Some(key)),
+            Err(generation) => generation,
+        };
         let row = sqlx::query("SELECT * FROM api_keys WHERE key_hash = ?")
             .bind(key_hash)
             .fetch_optional(&self.reader)
             .await
             .doing("looking up an API key")?;
-        row.as_ref().map(key_from_row).transpose()
+        let key = row.as_ref().map(key_from_row).transpose()?;
+        if let Some(key) = &key {
+            self.keys.put(key_hash, key, generation);
+        }
+        Ok(key)
     }
 
     async fn list_keys(&self, ws: Uuid, page: &PageRequest) -> Result<Page<ApiKey>> {
@@ -977,6 +1019,7 @@ impl Store for SqliteStore {
             .execute(&self.writer)
             .await
             .doing("deleting an API key")?;
+        self.keys.invalidate();
         Ok(done.rows_affected() > 0)
     }
 
@@ -1669,89 +1712,7 @@ impl Store for SqliteStore {
     }
 
     async fn commit_turn(&self, commit: TurnCommit) -> Result<CommittedTurn> {
-        let mut tx = self.writer.begin().await.doing("starting a turn")?;
-        let committed = append_messages_tx(
-            &mut tx,
-            commit.workspace_id,
-            commit.conversation_id,
-            &commit.messages,
-            commit.message_event_kind,
-            commit.now,
-        )
-        .await?;
-        let mut committed = committed;
-        let mut events = commit.events;
-        if let Some(transfer) = &commit.transfer {
-            let stored = upsert_transfer_tx(&mut tx, commit.workspace_id, transfer).await?;
-            let kind = if stored.id == transfer.id {
-                TRANSFER_CREATED
-            } else {
-                TRANSFER_UPDATED
-            };
-            events.push(NewEvent {
-                kind: kind.to_string(),
-                payload: serde_json::to_value(&stored)
-                    .map_err(|e| StoreError::Corrupt(format!("encoding an event: {e}")))?,
-            });
-            committed.transfer = Some(stored);
-        }
-        if let Some(id) = commit.resume_transfer {
-            let row = sqlx::query(
-                "UPDATE transfers SET status = 'resumed', resumed_at = ?, updated_at = ? \
-                 WHERE id = ? AND conversation_id = ? AND status = 'active' RETURNING *",
-            )
-            .bind(commit.now)
-            .bind(commit.now)
-            .bind(id)
-            .bind(commit.conversation_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .doing("resuming a transfer")?;
-            if let Some(row) = row {
-                let t = transfer_from_row(&row)?;
-                events.push(NewEvent {
-                    kind: TRANSFER_RESUMED.to_string(),
-                    payload: serde_json::to_value(&t)
-                        .map_err(|e| StoreError::Corrupt(format!("encoding an event: {e}")))?,
-                });
-                committed.transfer = Some(t);
-            }
-        }
-        let more = insert_events_tx(
-            &mut tx,
-            commit.workspace_id,
-            commit.conversation_id,
-            events,
-            commit.now,
-        )
-        .await?;
-        committed.events.extend(more);
-        if let Some(session) = &commit.session {
-            let mut session = session.clone();
-            if commit.answered {
-                session.handled_seq = committed.last_seq;
-            }
-            upsert_session_tx(&mut tx, &session).await?;
-        }
-        guard::write_guard_tx(
-            &mut tx,
-            commit.workspace_id,
-            &commit.safety_events,
-            &commit.sealed_originals,
-        )
-        .await?;
-        sqlx::query(
-            "UPDATE conversations SET updated_at = ?, \
-             status = CASE WHEN ? THEN 'closed' ELSE status END WHERE id = ?",
-        )
-        .bind(commit.now)
-        .bind(commit.close_conversation)
-        .bind(commit.conversation_id)
-        .execute(&mut *tx)
-        .await
-        .doing("touching the conversation")?;
-        tx.commit().await.doing("committing a turn")?;
-        Ok(committed)
+        self.committer.commit(commit).await
     }
 
     async fn list_messages(
@@ -2091,6 +2052,7 @@ impl Store for SqliteStore {
                 .doing("deleting an agent's key")?;
         }
         tx.commit().await.doing("committing an agent delete")?;
+        self.keys.invalidate();
         Ok(true)
     }
 
@@ -2532,6 +2494,147 @@ mod tests {
                 .handled_seq,
             11
         );
+    }
+
+    fn turn(ws: Uuid, conv: Uuid, user: Message, text: &str) -> TurnCommit {
+        TurnCommit {
+            messages: vec![user, message(conv, MessageRole::Bot, text)],
+            message_event_kind: Some("message.created"),
+            ..TurnCommit::new(ws, conv, Utc::now())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_turn_in_a_batch_fails_alone() {
+        let (_d, store) = store().await;
+        let ws = store.default_workspace().await.unwrap().id;
+        let b = bot(&store, ws).await;
+        let (c1, c2, c3) = (
+            conversation(&store, ws, &b).await,
+            conversation(&store, ws, &b).await,
+            conversation(&store, ws, &b).await,
+        );
+        let stored = store
+            .list_messages(ws, c2.id, &PageRequest::default())
+            .await
+            .unwrap()
+            .items;
+        // The second turn's reply reuses a stored message's id: its user message is
+        // written, then the reply's insert fails, and the user message must go too.
+        let mut failing = turn(ws, c2.id, message(c2.id, MessageRole::User, "q2"), "a2");
+        failing.messages[1].id = stored[0].id;
+        let batch = [
+            turn(ws, c1.id, message(c1.id, MessageRole::User, "q1"), "a1"),
+            failing,
+            turn(ws, c3.id, message(c3.id, MessageRole::User, "q3"), "a3"),
+        ];
+        let results = commit::commit_batch(&store.writer, &batch).await.unwrap();
+        assert_eq!(results.len(), 3);
+        assert!(results[1].is_err());
+        for (i, c) in [(0, &c1), (2, &c3)] {
+            let seqs: Vec<i64> = results[i]
+                .as_ref()
+                .unwrap()
+                .messages
+                .iter()
+                .map(|m| m.seq)
+                .collect();
+            assert_eq!(seqs, [2, 3]);
+            let page = store
+                .list_messages(ws, c.id, &PageRequest::default())
+                .await
+                .unwrap();
+            assert_eq!(page.items.len(), 3, "greeting + the turn's two messages");
+            // Each message has its outbox event, after the greeting's.
+            let events = &results[i].as_ref().unwrap().events;
+            assert_eq!(events.len(), 2);
+            assert_eq!(events[1].payload["text"], format!("a{}", i + 1));
+            assert!(events[0].seq < events[1].seq);
+            let stored = store.events_after(ws, c.id, 0, 100).await.unwrap();
+            assert_eq!(
+                stored.iter().map(|e| e.seq).collect::<Vec<_>>()[1..],
+                events.iter().map(|e| e.seq).collect::<Vec<_>>()[..]
+            );
+            assert_eq!(results[i].as_ref().unwrap().last_seq, 3);
+        }
+        // Nothing of the failed turn was kept: not its bot reply, not its events.
+        let page = store
+            .list_messages(ws, c2.id, &PageRequest::default())
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 1);
+        assert_eq!(
+            store.events_after(ws, c2.id, 0, 100).await.unwrap().len(),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lone_failing_turn_leaves_nothing_and_the_writer_usable() {
+        let (_d, store) = store().await;
+        let ws = store.default_workspace().await.unwrap().id;
+        let b = bot(&store, ws).await;
+        let c = conversation(&store, ws, &b).await;
+        let greeting = store
+            .list_messages(ws, c.id, &PageRequest::default())
+            .await
+            .unwrap()
+            .items;
+        let mut failing = turn(ws, c.id, message(c.id, MessageRole::User, "q"), "a");
+        failing.messages[1].id = greeting[0].id;
+        assert!(store.commit_turn(failing).await.is_err());
+        let after = store
+            .list_messages(ws, c.id, &PageRequest::default())
+            .await
+            .unwrap()
+            .items;
+        assert_eq!(
+            after.len(),
+            1,
+            "the user message went with the failed reply"
+        );
+        // The transaction was ended: the next turn commits, right after the greeting.
+        let ok = store
+            .commit_turn(turn(ws, c.id, message(c.id, MessageRole::User, "q"), "a"))
+            .await
+            .unwrap();
+        assert_eq!(
+            ok.messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
+            [2, 3]
+        );
+        assert_eq!(ok.last_seq, 3);
+    }
+
+    #[tokio::test]
+    async fn concurrent_turns_all_commit_in_order() {
+        let (_d, store) = store().await;
+        let ws = store.default_workspace().await.unwrap().id;
+        let b = bot(&store, ws).await;
+        let mut conversations = Vec::new();
+        for _ in 0..20 {
+            conversations.push(conversation(&store, ws, &b).await);
+        }
+        let mut handles = Vec::new();
+        for c in &conversations {
+            for round in 0..3 {
+                let (store, id) = (store.clone(), c.id);
+                handles.push(tokio::spawn(async move {
+                    let q = message(id, MessageRole::User, &format!("q{round}"));
+                    store.commit_turn(turn(ws, id, q, "a")).await
+                }));
+            }
+        }
+        for h in handles {
+            h.await.unwrap().unwrap();
+        }
+        for c in &conversations {
+            let page = store
+                .list_messages(ws, c.id, &PageRequest::default())
+                .await
+                .unwrap();
+            let seqs: Vec<i64> = page.items.iter().map(|m| m.seq).collect();
+            assert_eq!(seqs, (1..=7).collect::<Vec<_>>());
+        }
     }
 
     #[tokio::test]

@@ -155,6 +155,79 @@ where
     run
 }
 
+/// One stage's histogram as read from `GET /metrics`: (upper bound in seconds, cumulative
+/// count) per bucket, plus sum and count.
+#[derive(Default, Clone)]
+struct StageHistogram {
+    buckets: Vec<(f64, u64)>,
+    sum: f64,
+    count: u64,
+}
+
+/// `parley_turn_stage_seconds` per stage, parsed from the Prometheus text.
+fn stage_histograms(text: &str) -> std::collections::BTreeMap<String, StageHistogram> {
+    fn label<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+        let at = line.find(&format!("{name}=\""))? + name.len() + 2;
+        let rest = &line[at..];
+        Some(&rest[..rest.find('"')?])
+    }
+    let mut out = std::collections::BTreeMap::<String, StageHistogram>::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("parley_turn_stage_seconds_") else {
+            continue;
+        };
+        let (Some(stage), Some(value)) = (label(line, "stage"), line.rsplit(' ').next()) else {
+            continue;
+        };
+        let h = out.entry(stage.to_string()).or_default();
+        let value: f64 = value.parse().unwrap_or(0.0);
+        if rest.starts_with("bucket") {
+            let le =
+                label(line, "le").map_or(f64::INFINITY, |l| l.parse().unwrap_or(f64::INFINITY));
+            h.buckets.push((le, value as u64));
+        } else if rest.starts_with("sum") {
+            h.sum = value;
+        } else if rest.starts_with("count") {
+            h.count = value as u64;
+        }
+    }
+    out
+}
+
+/// The bucket bound (seconds) below which `q` of the observations between two scrapes fell.
+fn quantile_bound(before: &StageHistogram, after: &StageHistogram, q: f64) -> f64 {
+    let total = after.count.saturating_sub(before.count);
+    let want = (total as f64 * q).ceil() as u64;
+    for (i, (le, n)) in after.buckets.iter().enumerate() {
+        let earlier = before.buckets.get(i).map_or(0, |b| b.1);
+        if n.saturating_sub(earlier) >= want {
+            return *le;
+        }
+    }
+    f64::INFINITY
+}
+
+/// Mean per stage (exact: sum / count) and the p50 / p99 bucket bounds, between two scrapes.
+fn stage_report(before: &str, after: &str) {
+    let (before, after) = (stage_histograms(before), stage_histograms(after));
+    println!("stages (server's per-stage histograms over the parley run; p50/p99 are bucket upper bounds):");
+    for (stage, a) in &after {
+        let b = before.get(stage).cloned().unwrap_or_default();
+        let n = a.count.saturating_sub(b.count);
+        if n == 0 {
+            continue;
+        }
+        println!(
+            "  {:<13} n {:>7}  mean {:>8.3} ms  p50 <= {:>7.3} ms  p99 <= {:>7.3} ms",
+            stage,
+            n,
+            (a.sum - b.sum) / n as f64 * 1000.0,
+            quantile_bound(&b, a, 0.50) * 1000.0,
+            quantile_bound(&b, a, 0.99) * 1000.0,
+        );
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -284,6 +357,18 @@ async fn main() {
             .map(|c| api(&format!("/conversations/{c}/complete")))
             .collect(),
     );
+    let metrics_url = format!("http://{addr}/metrics");
+    let scrape = |c: reqwest::Client, url: String| async move {
+        c.get(url).send().await.unwrap().text().await.unwrap()
+    };
+    // The stages are read when the measured window opens (after warm-up) and after it.
+    let stages_before = tokio::spawn({
+        let (c, url) = (client.clone(), metrics_url.clone());
+        async move {
+            tokio::time::sleep(warmup).await;
+            scrape(c, url).await
+        }
+    });
     let c = client.clone();
     let mut parley = drive("parley", concurrency, warmup, duration, think, move |w| {
         let (c, urls) = (c.clone(), urls.clone());
@@ -308,8 +393,10 @@ async fn main() {
         }
     })
     .await;
+    let stages_after = scrape(client.clone(), metrics_url.clone()).await;
     let (p50, p99) = parley.line();
     parley.own_line();
+    stage_report(&stages_before.await.unwrap(), &stages_after);
     // Baseline: the fake alone, sent the request Parley sent it on a turn at the end of the
     // run (full history), so both sides make the model parse and answer the same thing.
     fake.set_recording(true);

@@ -263,8 +263,18 @@ pub async fn assemble(turn: &TurnContext<'_>) -> Result<AssembledContext> {
         ok
     };
 
+    // What is read from the store, read at once (three reader connections, so the turn
+    // waits for one round trip, not three): the bot's AI contexts, the summary, and the
+    // most recent answered messages. Those the summary covers are dropped below; the
+    // window is the same as reading after the summary, as it keeps the newest.
+    let id = turn.conversation.id;
+    let (contexts, summary, recent) = futures::try_join!(
+        store.enabled_ai_contexts(turn.conversation.bot_id),
+        store.get_summary(id),
+        store.recent_messages(id, 0, turn.session.handled_seq, HISTORY_WINDOW),
+    )?;
+
     // AI contexts the message triggers, by priority.
-    let contexts = store.enabled_ai_contexts(turn.conversation.bot_id).await?;
     let hits = triggered(&contexts, turn.input.meaning());
     let fetched = futures::future::join_all(hits.iter().map(|c| async move {
         match c.spec.context_type {
@@ -380,7 +390,6 @@ pub async fn assemble(turn: &TurnContext<'_>) -> Result<AssembledContext> {
     }
 
     // The summary of older turns.
-    let summary = store.get_summary(turn.conversation.id).await?;
     let mut history_after = 0;
     if let Some(summary) = &summary {
         history_after = summary.upto_seq;
@@ -398,19 +407,11 @@ pub async fn assemble(turn: &TurnContext<'_>) -> Result<AssembledContext> {
         }
     }
 
-    // The most recent answered turns that fit, newest first.
-    let recent = store
-        .recent_messages(
-            turn.conversation.id,
-            history_after,
-            turn.session.handled_seq,
-            HISTORY_WINDOW,
-        )
-        .await?;
+    // The most recent answered turns after the summary that fit, newest first.
     let mut history = Vec::new();
     let mut dropped = 0u32;
     let mut full = false;
-    for m in recent.iter().rev() {
+    for m in recent.iter().rev().filter(|m| m.seq > history_after) {
         if m.text.trim().is_empty() {
             continue;
         }

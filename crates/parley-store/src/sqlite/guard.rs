@@ -3,9 +3,10 @@
 use async_trait::async_trait;
 use parley_core::{SafetyEvent, SafetyKind};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Sqlite, Transaction};
+use sqlx::QueryBuilder;
 use uuid::Uuid;
 
+use super::commit::Statements;
 use super::{fetch_page, from_json, get, json, Order, SqliteStore};
 use crate::error::Doing;
 use crate::guard::{GuardStore, SafetyEventFilter, SealedOriginal};
@@ -26,45 +27,39 @@ fn safety_event_from_row(r: &SqliteRow) -> Result<SafetyEvent> {
     })
 }
 
-/// Writes a turn's safety events and sealed originals (after its messages, which the
-/// originals reference).
-pub(super) async fn write_guard_tx(
-    tx: &mut Transaction<'_, Sqlite>,
+/// Adds a turn's safety events and sealed originals to its statements (after its
+/// messages, which the originals reference).
+pub(super) fn push_guard(
+    st: &mut Statements,
     ws: Uuid,
     events: &[SafetyEvent],
     sealed: &[SealedOriginal],
 ) -> Result<()> {
     for e in events {
-        sqlx::query(
+        st.push(
             "INSERT INTO safety_events (id, workspace_id, bot_id, conversation_id, message_id, \
              kind, action, detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(e.id)
-        .bind(ws)
-        .bind(e.bot_id)
-        .bind(e.conversation_id)
-        .bind(e.message_id)
-        .bind(e.kind.as_str())
-        .bind(&e.action)
-        .bind(json(&e.detail)?)
-        .bind(e.created_at)
-        .execute(&mut **tx)
-        .await
-        .doing("recording a safety event")?;
+        );
+        st.bind(e.id)?
+            .bind(ws)?
+            .bind(e.bot_id)?
+            .bind(e.conversation_id)?
+            .bind(e.message_id)?
+            .bind(e.kind.as_str())?
+            .bind(e.action.clone())?
+            .bind(json(&e.detail)?)?
+            .bind(e.created_at)?;
     }
     for s in sealed {
-        sqlx::query(
+        st.push(
             "INSERT INTO pii_originals (message_id, conversation_id, key_id, sealed, created_at) \
              VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(s.message_id)
-        .bind(s.conversation_id)
-        .bind(&s.key_id)
-        .bind(&s.sealed)
-        .bind(s.created_at)
-        .execute(&mut **tx)
-        .await
-        .doing("storing a sealed original")?;
+        );
+        st.bind(s.message_id)?
+            .bind(s.conversation_id)?
+            .bind(s.key_id.clone())?
+            .bind(s.sealed.clone())?
+            .bind(s.created_at)?;
     }
     Ok(())
 }

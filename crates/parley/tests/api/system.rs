@@ -79,3 +79,39 @@ async fn metrics_count_requests_by_route_template() {
     );
     assert!(!text.contains(&bot), "ids never become labels");
 }
+
+#[tokio::test]
+async fn metrics_time_each_stage_of_a_turn() {
+    let app = spawn_app().await;
+    let bot = app.create_bot("stages").await;
+    let conversation = app.start(&bot).await;
+    let id = conversation["id"].as_str().unwrap();
+    app.say(id, "hello there").await;
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for stage in [
+        "lock_wait",
+        "load",
+        "guard",
+        "route",
+        "output_check",
+        "commit",
+        "turn",
+    ] {
+        assert!(
+            text.contains(&format!(
+                r#"parley_turn_stage_seconds_count{{stage="{stage}"}} 1"#
+            )),
+            "{stage}: {text}"
+        );
+    }
+    // No AI on this bot: the model stages never ran.
+    assert!(!text.contains(r#"stage="ai_model""#), "{text}");
+}
