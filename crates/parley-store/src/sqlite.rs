@@ -625,7 +625,7 @@ async fn touch_bot_tx(
 async fn upsert_session_tx(tx: &mut Transaction<'_, Sqlite>, s: &Session) -> Result<()> {
     let mut st = commit::Statements::default();
     push_session(&mut st, s, None)?;
-    st.run(&mut **tx, "saving the session").await?;
+    st.run(tx, "saving the session").await?;
     Ok(())
 }
 

@@ -270,7 +270,7 @@ async fn apply_turn(
     }
     let suffix = if savepoint { "RELEASE turn" } else { "" };
     let write = turn_statements(Statements::default(), commit, transfer_events, suffix)?;
-    let rows = write.st.run(&mut **tx, "storing a turn").await?;
+    let rows = write.st.run(tx, "storing a turn").await?;
     let mut committed = read_back(commit, &rows, write.events, write.message_events)?;
     committed.transfer = transfer;
     Ok(committed)
