@@ -467,7 +467,7 @@ impl Engine {
         let agent = actor.agent()?;
         let agent_id = agent.map(|a| a.id);
         let agent_name = agent.map(|a| a.name.clone());
-        let _turn = self.locks.lock(conversation_id).await;
+        let lock = self.locks.lock(conversation_id).await;
         let state = self.state(ws, conversation_id).await?;
         let open = self
             .store
@@ -497,16 +497,17 @@ impl Engine {
         let mut session = state.session;
         session.last_activity = now;
         let committed = self
-            .store
-            .commit_turn(TurnCommit {
-                messages: vec![message],
-                session: Some(session),
-                message_event_kind: Some(MESSAGE_CREATED),
-                answered: false,
-                ..TurnCommit::new(ws, conversation_id, now)
-            })
+            .commit_turn(
+                TurnCommit {
+                    messages: vec![message],
+                    session: Some(session),
+                    message_event_kind: Some(MESSAGE_CREATED),
+                    answered: false,
+                    ..TurnCommit::new(ws, conversation_id, now)
+                },
+                lock,
+            )
             .await?;
-        self.bus.publish(ws, committed.events);
         if let (Some(agent), None) = (agent_id, open.agent_id) {
             if let Some((_, event)) = self.store.assign(ws, open.id, agent, now).await? {
                 self.bus.publish(ws, vec![event]);
@@ -540,16 +541,16 @@ impl Engine {
             Ok(_) => {}
             // A closed conversation takes no messages, but its transfer still closes.
             Err(EngineError::Conflict(_)) => {
-                let _turn = self.locks.lock(conversation_id).await;
-                let committed = self
-                    .store
-                    .commit_turn(TurnCommit {
+                let lock = self.locks.lock(conversation_id).await;
+                self.commit_turn(
+                    TurnCommit {
                         resume_transfer: Some(id),
                         answered: false,
                         ..TurnCommit::new(ws, conversation_id, Utc::now())
-                    })
-                    .await?;
-                self.bus.publish(ws, committed.events);
+                    },
+                    lock,
+                )
+                .await?;
             }
             Err(e) => return Err(e),
         }
@@ -570,7 +571,7 @@ impl Engine {
     where
         F: FnOnce(&mut TurnContext<'_>) -> Result<Vec<Reply>> + Send,
     {
-        let _turn = self.locks.lock(conversation_id).await;
+        let lock = self.locks.lock(conversation_id).await;
         let state = self.state(ws, conversation_id).await?;
         let parley_store::TurnState {
             conversation,
@@ -610,9 +611,8 @@ impl Engine {
             .into_iter()
             .map(|r| crate::render::render(conversation.channel, conversation.id, r, now))
             .collect();
-        let committed = self
-            .store
-            .commit_turn(TurnCommit {
+        self.commit_turn(
+            TurnCommit {
                 messages,
                 session: Some(session),
                 message_event_kind: Some(MESSAGE_CREATED),
@@ -621,10 +621,10 @@ impl Engine {
                 resume_transfer: effects.resume_transfer,
                 answered: false,
                 ..TurnCommit::new(ws, conversation_id, now)
-            })
-            .await?;
-        self.bus.publish(ws, committed.events.clone());
-        Ok(committed)
+            },
+            lock,
+        )
+        .await
     }
 }
 

@@ -259,21 +259,22 @@ impl Engine {
     /// `send`: stores the user's message, durable once this returns; no reply yet.
     pub async fn send(&self, ws: Uuid, conversation_id: Uuid, inbound: Inbound) -> Result<Message> {
         let inbound = self.guard(inbound)?;
-        let _turn = self.locks.lock(conversation_id).await;
+        let turn = self.locks.lock(conversation_id).await;
         let state = self.state(ws, conversation_id).await?;
         let bot = self.bot_of(ws, &state).await?;
         let user = self.user_message(&state, &bot, &inbound)?;
         let committed = self
-            .store
-            .commit_turn(TurnCommit {
-                messages: vec![user.message],
-                message_event_kind: Some(MESSAGE_CREATED),
-                safety_events: user.events,
-                sealed_originals: user.sealed.into_iter().collect(),
-                ..TurnCommit::new(ws, conversation_id, Utc::now())
-            })
+            .commit_turn(
+                TurnCommit {
+                    messages: vec![user.message],
+                    message_event_kind: Some(MESSAGE_CREATED),
+                    safety_events: user.events,
+                    sealed_originals: user.sealed.into_iter().collect(),
+                    ..TurnCommit::new(ws, conversation_id, Utc::now())
+                },
+                turn,
+            )
             .await?;
-        self.bus.publish(ws, committed.events);
         committed
             .messages
             .into_iter()
@@ -283,7 +284,7 @@ impl Engine {
 
     /// `receive`: answers every message sent since the last reply, oldest first.
     pub async fn receive(&self, ws: Uuid, conversation_id: Uuid) -> Result<Vec<Message>> {
-        let _turn = self.locks.lock(conversation_id).await;
+        let turn = self.locks.lock(conversation_id).await;
         let state = self.state(ws, conversation_id).await?;
         if !state.has_pending() {
             return Ok(Vec::new());
@@ -292,7 +293,7 @@ impl Engine {
             .store
             .pending_user_messages(conversation_id, state.session.handled_seq)
             .await?;
-        self.answer(ws, state, pending, None).await
+        self.answer(ws, state, pending, None, turn).await
     }
 
     /// `complete`: send and receive in one turn and one commit.
@@ -305,7 +306,7 @@ impl Engine {
         let timings = &self.services.timings;
         let _whole = timings.start(Stage::Turn);
         let inbound = self.guard(inbound)?;
-        let _turn = {
+        let turn = {
             let _t = timings.start(Stage::LockWait);
             self.locks.lock(conversation_id).await
         };
@@ -329,7 +330,7 @@ impl Engine {
             Vec::new()
         };
         to_answer.push(message);
-        self.answer(ws, state, to_answer, Some(user)).await
+        self.answer(ws, state, to_answer, Some(user), turn).await
     }
 
     /// A conversation with its contact.
@@ -442,7 +443,7 @@ impl Engine {
     pub async fn expire_idle_flows(&self, now: chrono::DateTime<Utc>) -> Result<usize> {
         let mut ended = 0;
         for (ws, conversation_id) in self.store.expired_sessions(now, 500).await? {
-            let _turn = self.locks.lock(conversation_id).await;
+            let lock = self.locks.lock(conversation_id).await;
             let Some(state) = self.store.load_turn(ws, conversation_id).await? else {
                 continue;
             };
@@ -479,16 +480,16 @@ impl Engine {
             };
             if flow::expire_if_idle(&mut turn) {
                 turn.session.expires_at = None;
-                let committed = self
-                    .store
-                    .commit_turn(TurnCommit {
+                self.commit_turn(
+                    TurnCommit {
                         session: Some(session),
                         events: effects.events,
                         answered: false,
                         ..TurnCommit::new(ws, conversation_id, now)
-                    })
-                    .await?;
-                self.bus.publish(ws, committed.events);
+                    },
+                    lock,
+                )
+                .await?;
                 ended += 1;
             }
         }
@@ -519,6 +520,32 @@ impl Engine {
             ));
         }
         Ok(state)
+    }
+
+    /// Commits a turn and publishes its events, keeping the conversation's lock until
+    /// both are done, even if the caller goes away meanwhile (a client that hangs up): the
+    /// store finishes a commit once it has it, so the conversation's next turn must wait
+    /// for it to see this one, and its events must follow this turn's on the bus.
+    async fn commit_turn(
+        &self,
+        commit: TurnCommit,
+        lock: locks::ConversationGuard,
+    ) -> Result<parley_store::CommittedTurn> {
+        let (store, bus, ws) = (self.store.clone(), self.bus.clone(), commit.workspace_id);
+        let committed = tokio::spawn(async move {
+            let committed = store.commit_turn(commit).await;
+            if let Ok(c) = &committed {
+                bus.publish(ws, c.events.clone());
+            }
+            drop(lock);
+            committed
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "a turn's commit task failed");
+            EngineError::Store(parley_store::StoreError::WriterStopped)
+        })??;
+        Ok(committed)
     }
 
     /// The conversation's bot, compiled (from the cache).
@@ -662,6 +689,7 @@ impl Engine {
         state: TurnState,
         to_answer: Vec<Message>,
         new_user: Option<UserMessage>,
+        lock: locks::ConversationGuard,
     ) -> Result<Vec<Message>> {
         let TurnState {
             conversation,
@@ -874,22 +902,23 @@ impl Engine {
         session.last_activity = now;
         let commit = self.services.timings.start(Stage::Commit);
         let committed = self
-            .store
-            .commit_turn(TurnCommit {
-                messages,
-                session: Some(session),
-                message_event_kind: Some(MESSAGE_CREATED),
-                events: effects.events,
-                transfer: effects.transfer,
-                resume_transfer: effects.resume_transfer,
-                safety_events: safety,
-                sealed_originals,
-                close_conversation: close,
-                ..TurnCommit::new(ws, conversation.id, now)
-            })
+            .commit_turn(
+                TurnCommit {
+                    messages,
+                    session: Some(session),
+                    message_event_kind: Some(MESSAGE_CREATED),
+                    events: effects.events,
+                    transfer: effects.transfer,
+                    resume_transfer: effects.resume_transfer,
+                    safety_events: safety,
+                    sealed_originals,
+                    close_conversation: close,
+                    ..TurnCommit::new(ws, conversation.id, now)
+                },
+                lock,
+            )
             .await?;
         drop(commit);
-        self.bus.publish(ws, committed.events);
         Ok(committed
             .messages
             .into_iter()
