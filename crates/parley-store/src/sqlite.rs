@@ -99,7 +99,7 @@ impl SqliteStore {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.clone().pragma("wal_autocheckpoint", "10000"))
+            .connect_with(options.clone().pragma("wal_autocheckpoint", "4000"))
             .await
             .doing("opening the database")?;
         MIGRATOR.run(&writer).await?;

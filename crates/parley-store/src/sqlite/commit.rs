@@ -62,7 +62,7 @@ impl Committer {
 }
 
 /// How often the WAL is copied back into the database file.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Copies the WAL into the database file every [`CHECKPOINT_EVERY`], on a connection of
 /// its own. Left to SQLite, the commit that crosses the WAL's size limit does this itself
