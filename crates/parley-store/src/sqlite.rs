@@ -99,7 +99,14 @@ impl SqliteStore {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.clone().pragma("wal_autocheckpoint", "4000"))
+            // A turn's writes are one statement string per shape (how many messages,
+            // events, guard records); room for all of them in the prepared-statement cache.
+            .connect_with(
+                options
+                    .clone()
+                    .pragma("wal_autocheckpoint", "4000")
+                    .statement_cache_capacity(500),
+            )
             .await
             .doing("opening the database")?;
         MIGRATOR.run(&writer).await?;
