@@ -10,6 +10,11 @@
 //! A turn that fails (a constraint, say) rolls back to its savepoint and gets its own
 //! error; the rest of the batch commits. If the batch as a whole cannot commit, every turn
 //! in it is retried alone, so each caller gets the result of its own turn.
+//!
+//! Each turn's rows go to SQLite as one multi-statement call ([`Statements`]), and a turn
+//! alone without a transfer sends its `BEGIN IMMEDIATE` and `COMMIT` in that same call:
+//! every call is a round trip to the connection's own thread, which is what a turn's
+//! commit mostly cost (BENCHMARKS.md, "AI turn overhead").
 
 use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqliteRow};
 use sqlx::{Arguments, Encode, Sqlite, SqlitePool, Transaction, Type};
