@@ -4,17 +4,12 @@
 //! model that reveals its system prompt stopped by the output guard (also when streamed);
 //! languages stored and per-language texts used; safety events listed.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use parley_engine::ai::AiRuntime;
 use parley_guard::{Keyring, VaultKey};
 use parley_llm::fake::{FakeHandle, FakeProvider};
-use parley_llm::{OpenAiProvider, PriceTable, ProviderEntry, Providers, Timeouts};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, bad_fields, send, spawn_app_with_guard, TestApp};
+use crate::helpers::{assert_error, bad_fields, fake_ai, send, spawn_app_with_guard, TestApp};
 
 const CARD: &str = "4111 1111 1111 1111";
 const CARD_DIGITS: &str = "4111111111111111";
@@ -27,31 +22,14 @@ struct Guarded {
 /// A server with the fake LLM as provider `fake`, and a vault key when `sealing`.
 async fn guarded(sealing: bool) -> Guarded {
     let fake = FakeProvider::start().await.unwrap();
-    let timeouts = Timeouts {
-        connect: Duration::from_secs(1),
-        first_token: Duration::from_secs(2),
-        total: Duration::from_secs(5),
-    };
-    let mut providers = Providers::new();
-    providers.insert(
-        "fake",
-        ProviderEntry::new(Arc::new(
-            OpenAiProvider::new("fake", &fake.openai_base_url(), None, timeouts).unwrap(),
-        )),
-    );
-    let ai = AiRuntime::new(Arc::new(providers), PriceTable::new());
+    let ai = fake_ai(&fake);
     let vault = sealing.then(|| Keyring::new(VaultKey::generate("test-2025").unwrap()));
     let app = spawn_app_with_guard(Some(ai), vault).await;
     Guarded { app, fake }
 }
 
 async fn bot_with(app: &TestApp, settings: Value) -> String {
-    let bot = app.create_bot("Guarded").await;
-    let (status, body) = app
-        .put(&format!("/api/v1/bots/{bot}/settings"), settings)
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    bot
+    app.create_bot_with("Guarded", settings).await
 }
 
 async fn ai_bot(app: &TestApp, model: &str, extra: Value) -> String {

@@ -185,6 +185,16 @@ impl TestApp {
         body["data"]["id"].as_str().unwrap().to_string()
     }
 
+    /// Creates a bot and puts `settings` on it (which must be accepted).
+    pub async fn create_bot_with(&self, name: &str, settings: Value) -> String {
+        let bot = self.create_bot(name).await;
+        let (status, body) = self
+            .put(&format!("/api/v1/bots/{bot}/settings"), settings)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        bot
+    }
+
     pub async fn create_rule(&self, bot: &str, rule: Value) -> Value {
         let (status, body) = self
             .post(&format!("/api/v1/bots/{bot}/keywords"), rule)
@@ -253,4 +263,24 @@ pub fn bad_fields(error: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// An AI runtime with one provider, `fake` (OpenAI shape), on `fake`; deadlines short
+/// enough for tests.
+pub fn fake_ai(fake: &parley_llm::fake::FakeHandle) -> parley_engine::ai::AiRuntime {
+    use parley_llm::{OpenAiProvider, PriceTable, ProviderEntry, Providers, Timeouts};
+    use std::time::Duration;
+    let timeouts = Timeouts {
+        connect: Duration::from_secs(1),
+        first_token: Duration::from_secs(2),
+        total: Duration::from_secs(5),
+    };
+    let mut providers = Providers::new();
+    providers.insert(
+        "fake",
+        ProviderEntry::new(Arc::new(
+            OpenAiProvider::new("fake", &fake.openai_base_url(), None, timeouts).unwrap(),
+        )),
+    );
+    parley_engine::ai::AiRuntime::new(Arc::new(providers), PriceTable::new())
 }

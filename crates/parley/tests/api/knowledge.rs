@@ -8,17 +8,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use parley_engine::ai::AiRuntime;
 use parley_engine::Limits;
 use parley_llm::fake::FakeProvider;
-use parley_llm::{OpenAiProvider, PriceTable, ProviderEntry, Providers, Timeouts};
 use parley_server::HttpConfig;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    assert_error, bad_fields, send, spawn_app, spawn_app_at, spawn_app_with, spawn_app_with_ai,
-    spawn_app_with_embeddings_at, TestApp,
+    assert_error, bad_fields, fake_ai, send, spawn_app, spawn_app_at, spawn_app_with,
+    spawn_app_with_ai, spawn_app_with_embeddings_at, TestApp,
 };
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -566,7 +564,6 @@ async fn the_index_is_rebuilt_from_the_database_when_its_directory_is_gone() {
 }
 
 async fn bot_with(app: &TestApp, datasets: Value, extra: Value) -> String {
-    let bot = app.create_bot("Helper").await;
     let mut settings = json!({
         "dataset_ids": datasets,
         "fallback_message": "Sorry, I don't know that one.",
@@ -574,11 +571,7 @@ async fn bot_with(app: &TestApp, datasets: Value, extra: Value) -> String {
     for (k, v) in extra.as_object().unwrap() {
         settings[k] = v.clone();
     }
-    let (status, body) = app
-        .put(&format!("/api/v1/bots/{bot}/settings"), settings)
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    bot
+    app.create_bot_with("Helper", settings).await
 }
 
 #[tokio::test]
@@ -738,19 +731,7 @@ async fn dataset_ids_and_the_threshold_are_validated() {
 #[tokio::test]
 async fn with_ai_the_chunks_enter_the_context_and_the_reply_cites_them() {
     let fake = FakeProvider::start().await.unwrap();
-    let timeouts = Timeouts {
-        connect: Duration::from_secs(1),
-        first_token: Duration::from_secs(2),
-        total: Duration::from_secs(5),
-    };
-    let mut providers = Providers::new();
-    providers.insert(
-        "fake",
-        ProviderEntry::new(Arc::new(
-            OpenAiProvider::new("fake", &fake.openai_base_url(), None, timeouts).unwrap(),
-        )),
-    );
-    let app = spawn_app_with_ai(AiRuntime::new(Arc::new(providers), PriceTable::new())).await;
+    let app = spawn_app_with_ai(fake_ai(&fake)).await;
     let dataset = help_centre(&app).await;
     let bot = bot_with(
         &app,

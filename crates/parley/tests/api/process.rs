@@ -373,14 +373,20 @@ fn chat(dir: &std::path::Path, input: &[u8]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-#[test]
-fn chat_in_the_terminal() {
+/// A fresh data directory with the demo bot imported through the CLI.
+fn demo_data_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let (ok, _, err) = cli(
         dir.path(),
         &["bot", "import", demo_file().to_str().unwrap()],
     );
     assert!(ok, "{err}");
+    dir
+}
+
+#[test]
+fn chat_in_the_terminal() {
+    let dir = demo_data_dir();
     let stdout = chat(
         dir.path(),
         b"1\nhello there\nblorp\nfeedback\n3\nslow delivery\n/quit\n",
@@ -413,12 +419,7 @@ fn chat_in_the_terminal() {
 /// (and the user warned); `parley safety-events` lists it, without the number.
 #[test]
 fn safety_events_in_the_terminal() {
-    let dir = tempfile::tempdir().unwrap();
-    let (ok, _, err) = cli(
-        dir.path(),
-        &["bot", "import", demo_file().to_str().unwrap()],
-    );
-    assert!(ok, "{err}");
+    let dir = demo_data_dir();
     let stdout = chat(
         dir.path(),
         b"my card is 4111 1111 1111 1111, can I pay with it?\n/quit\n",
