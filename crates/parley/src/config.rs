@@ -155,10 +155,10 @@ impl Config {
         }
         Ok(figment
             // PARLEY_CONFIG names the file itself (read by the CLI), not a key in it;
-            // PARLEY_BROWSER_TESTS steers the test suite, not the server.
+            // PARLEY_BROWSER_TESTS and PARLEY_PEER_TESTS steer the test suite, not the server.
             .merge(
                 Env::prefixed("PARLEY_")
-                    .ignore(&["config", "browser_tests"])
+                    .ignore(&["config", "browser_tests", "peer_tests"])
                     .split("__"),
             )
             .merge(Serialized::defaults(flags)))

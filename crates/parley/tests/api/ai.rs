@@ -1040,10 +1040,12 @@ async fn the_official_openai_python_client_works() {
     let python = match std::env::var("OPENAI_PYTHON_FOR_TESTS") {
         Ok(p) if std::path::Path::new(&p).exists() => p,
         _ => {
-            eprintln!(
-                "SKIPPED the_official_openai_python_client_works: OPENAI_PYTHON_FOR_TESTS is not set \
-                 (./scripts/test installs the `openai` package into a venv and sets it)"
-            );
+            let why = "OPENAI_PYTHON_FOR_TESTS is not set \
+                 (./scripts/test installs the `openai` package into a venv and sets it)";
+            if std::env::var("PARLEY_PEER_TESTS").as_deref() == Ok("require") {
+                panic!("peer tests required (PARLEY_PEER_TESTS=require), but {why}");
+            }
+            eprintln!("SKIPPED the_official_openai_python_client_works: {why}");
             return;
         }
     };
