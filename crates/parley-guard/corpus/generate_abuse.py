@@ -25,6 +25,9 @@ words once digits are read as letters.
 
 abuse.jsonl lines: {"text": ..., "abusive": true|false, "category": ..., "source": "generated"|"handwritten"}
 
+Lines with source "handwritten_blind" (category "blind") were added after the tuning and
+never tuned on: they show how the figures generalise.
+
 A false positive is a benign line scored at or above the abusive threshold (0.5); recall is
 the share of abusive lines scored at or above it.
 """
@@ -863,6 +866,87 @@ MIXED_WITH_CODES = [
 ]
 
 
+# ---------------------------------------------------------------- held out
+
+# Written after the scorer was tuned and never tuned on (category "blind"): how the
+# figures above generalise. Same labelling rules.
+BLIND_BENIGN = [
+    "order Z83 was meant to come today",
+    "hi, ticket b72 - still no reply from billing",
+    "Return label for R2D2 figurine, order K44",
+    "is there a store near NE1 4ST?",
+    "my booking code is HX9 ZQ2",
+    "coupon BOGO50 isn't applying",
+    "device id A9F3-C2E1-7B44 won't pair",
+    "Parcel for Mr. Shufflebottom, 12 Cockshutt Road",
+    "Please call Ms Lipshitz on Monday",
+    "I'm in Scunthorpe until Friday, deliver after that",
+    "Flat 9, Wankie House, Bulawayo",
+    "Is delivery free to Sandy Balls holiday park?",
+    "The Cockfosters branch closed early",
+    "my daughter Essex-Hancock is the account holder",
+    "The Hoare & Co invoice was paid twice",
+    "Dear Dr Nguyen Thi Phuc, your prescription is ready",
+    "ask for Mr Dikshit at reception",
+    "what ar​e your delivery ti​mes",
+    "pl​ease re​send my in​voice",
+    "order n 94 still missing",
+    "the n95 masks arrived, thanks",
+    "Nikon D750 body, order G12",
+    "4K TV model 55X90L, dead pixels",
+    "I ordered size 8 UK / 42 EU",
+    "It's rubbish that I have to wait a week, honestly",
+    "This is ridiculous, I've asked four times about order V61",
+    "your hold music is driving me mad",
+    "the app is useless since the update",
+    "damn, forgot my password again",
+    "what the hell happened to my discount?",
+    "cancel my plan pls, moving to Hull HU1 2AA",
+    "my username is hot_mess_88 lol",
+    "ticket #T-88 re-opened",
+    "Can I get the 3XL instead of the XL?",
+    "Order L8R-2 says 'delivered' but it's not",
+    "SO-4471-B, the sofa legs are missing",
+    "is the Assam tea loose leaf?",
+    "I need to reschedule the engineer for SE1 7PB",
+    "Mr Bumgarner will pick it up",
+    "Ordered pho for 2, got 1",
+]
+
+BLIND_ABUSIVE = [
+    "you absolute muppet",
+    "you thick idiot, read the ticket",
+    "order Z83 you lying cheats",
+    "answer me you useless piece of crap",
+    "u r pathetic",
+    "go f yourself",
+    "f off",
+    "fuk u",
+    "you dumb b*tch",
+    "shove your refund up your arse",
+    "your agents are a bunch of monkeys",
+    "I'll smash your face in",
+    "stupid f*cking bot",
+    "you're a c.u.n.t",
+    "idi0t bot",
+    "you retarded piece of shit",
+    "sh*t for brains",
+    "dickhead, answer the question",
+    "you are all w4nk3rs",
+    "kill yourself bot",
+    "fucking morons, where is my parcel",
+    "screw you and your ticket b72",
+    "you scummy thieves",
+    "get lost you loser",
+    "you bloody idiot",
+    "bite me",
+    "hey slut",
+    "you fat cow",
+    "I hope you die",
+    "ur a t w a t",
+]
+
+
 def main():
     benign_rows = []
 
@@ -883,6 +967,7 @@ def main():
     add(UNICODE_ODDITIES, "unicode")
     add(TYPOS, "typos")
     add(generated_benign(320), "generated_codes", "generated")
+    add(BLIND_BENIGN, "blind", "handwritten_blind")
 
     abusive_rows = []
 
@@ -895,6 +980,8 @@ def main():
     bad(THREATS_AND_HARASSMENT, "threats_harassment")
     bad(DISGUISED, "disguised")
     bad(MIXED_WITH_CODES, "with_codes")
+    for t in BLIND_ABUSIVE:
+        abusive_rows.append({"text": t, "abusive": True, "category": "blind", "source": "handwritten_blind"})
 
     texts = [r["text"] for r in benign_rows + abusive_rows]
     dupes = {t for t in texts if texts.count(t) > 1}
