@@ -1,8 +1,9 @@
 //! Prints the guard's measured quality on the corpora in `corpus/` and its cost per message.
 //!
-//!     cargo run -p parley-guard --example guard_quality --release [-- --verbose]
+//!     cargo run -p parley-guard --example guard_quality --release [-- --verbose] [--abuse]
 //!
-//! `--verbose` also lists every disagreement with the labels.
+//! `--verbose` also lists every disagreement with the labels; `--abuse` prints only the
+//! abuse figures (fast enough for a debug build).
 
 #[path = "../tests/support/quality.rs"]
 mod quality;
@@ -14,6 +15,10 @@ use parley_guard::{detect_language, mask, score_abuse, screen, PiiKind};
 
 fn main() {
     let verbose = std::env::args().any(|a| a == "--verbose");
+    if std::env::args().any(|a| a == "--abuse") {
+        print_abuse(verbose);
+        return;
+    }
 
     let pii = quality::pii_corpus();
     let (counts, misses) = quality::pii_scores(&pii);
@@ -80,6 +85,8 @@ fn main() {
             println!("  flagged {t:?}");
         }
     }
+
+    print_abuse(verbose);
 
     let leaks = quality::leak_test(&inj);
     println!();
@@ -154,4 +161,44 @@ fn main() {
         copy_baseline.as_secs_f64() * 1e6,
         guard.as_secs_f64() / copy_baseline.as_secs_f64()
     );
+}
+
+fn print_abuse(verbose: bool) {
+    let abuse = quality::abuse_scores(&quality::abuse_corpus());
+    println!(
+        "Abuse corpus: {} abusive, {} benign support messages (corpus/abuse.jsonl), threshold {}",
+        abuse.abusive,
+        abuse.benign,
+        parley_guard::abuse::ABUSIVE_THRESHOLD
+    );
+    println!(
+        "recall               {:.3} ({}/{})",
+        abuse.recall(),
+        abuse.caught,
+        abuse.abusive
+    );
+    println!(
+        "false-positive rate  {:.4} ({}/{}); any score above 0: {}/{}",
+        abuse.false_positive_rate(),
+        abuse.false_positives,
+        abuse.benign,
+        abuse.benign_scored,
+        abuse.benign
+    );
+    println!("  caught per abusive category:");
+    for (cat, (hit, total)) in &abuse.by_category {
+        println!("    {cat:<26} {hit:>3}/{total:<3}");
+    }
+    println!("  flagged per benign category:");
+    for (cat, (hit, total)) in &abuse.benign_by_category {
+        println!("    {cat:<26} {hit:>3}/{total:<3}");
+    }
+    for (t, score, terms) in &abuse.wrongly_flagged {
+        println!("  flagged {score:.2} {t:?} {terms:?}");
+    }
+    if verbose {
+        for (t, score, terms) in &abuse.missed {
+            println!("  missed  {score:.2} {t:?} {terms:?}");
+        }
+    }
 }

@@ -7,6 +7,13 @@
 //! insults to the agent; "this printer is stupid" and "damn, it's late again" are a
 //! frustrated customer.
 //!
+//! It also decides what `rustrict` reads at all (`prepare`): support messages are full
+//! of order numbers, codes, postcodes and names, and a matcher that reads "9" as "g" and
+//! "4" as "a" finds a slur in "order n94", "boob" in a card number and "hoe" in "Mrs Ho".
+//! Invisible characters are removed, and codes and capitalised names whose rude part is
+//! not the point are replaced by a neutral word before matching. Measured on
+//! `corpus/abuse.jsonl` (issue 14): see BENCHMARKS.md and `tests/corpus.rs`.
+//!
 //! # Score
 //!
 //! `score` is in 0–1:
@@ -17,11 +24,13 @@
 //! | mild swearing ("damn", "hell", "crap") | 0.2 |
 //! | moderate swearing or sexual language ("shit", "f*ck this") | 0.45 |
 //! | severe or offensive (slurs, "kys") | 0.75 |
-//! | any insult aimed at the reader ("you are stupid", "fuck you", "you're useless") | ≥ 0.6 |
+//! | moderate swearing beside name-calling ("fucking idiots", "scumbags") | 0.55 |
+//! | any insult aimed at the reader ("you are stupid", "fuck you", "you're useless", "you dickhead", "sh1t bot", "fuck off") | ≥ 0.6 |
 //!
-//! Each further distinct term adds 0.05. [`ABUSIVE_THRESHOLD`] (0.5) is where a message
-//! counts towards the engine's "repeated abuse" escalation; anything above 0 means the bot
-//! must not mirror the language.
+//! Each further distinct term adds 0.05, but swearing that is neither severe nor aimed at
+//! anyone stays at 0.45 however many words it has. [`ABUSIVE_THRESHOLD`] (0.5) is where
+//! a message counts towards the engine's "repeated abuse" escalation; anything above 0
+//! means the bot must not mirror the language.
 
 use std::sync::LazyLock;
 
@@ -30,10 +39,16 @@ use rustrict::{Censor, Type};
 use serde::{Deserialize, Serialize};
 
 use crate::constant_regex;
-use crate::normalize::normalize;
+use crate::normalize::{is_invisible, normalize};
 
 /// Score at and above which a message is abusive rather than merely salty.
 pub const ABUSIVE_THRESHOLD: f32 = 0.5;
+
+/// The most that swearing not aimed at anyone and not severe can score, however many words.
+const MAX_UNAIMED_SCORE: f32 = 0.45;
+
+/// Swearing beside a noun that calls someone names ("fucking idiots").
+const NAME_CALLING_SCORE: f32 = 0.55;
 
 /// How abusive a message is and which words made it so (as written, lowercased).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,9 +135,172 @@ const PERSON_INSULTS: &[&str] = &[
 static AIMED_AT_READER: LazyLock<Regex> = LazyLock::new(|| {
     let insults = PERSON_INSULTS.join("|");
     constant_regex(&format!(
-        r"\b(?:you|u|ya|youre|you're|ur|your|yall|y'all)\b(?:\s+(?:are|r|re|is|really|so|such|just|a|an|the|bunch|of|complete|total|absolute|utter|fucking|freaking|bloody|damn|fking|effing|all|guys|people|bot|lot)\b)*\s+(?:{insults})\b|\b(?:{insults})\s+(?:bot|agent|assistant|robot|machine)\b|\b(?:screw|f|fk|fuck|fck|damn|hate|go\s+to\s+hell|shut\s+up)\s+(?:you|u|ya|yourself)\b|\b(?:shut\s+up|kys|kill\s+yourself|go\s+die|drop\s+dead)\b"
+        r"\b(?:you|u|ya|youre|you're|ur|your|yall|y'all)\b(?:\s+(?:are|r|re|is|really|so|such|just|a|an|the|bunch|of|complete|total|absolute|utter|fucking|freaking|bloody|damn|fking|effing|all|guys|people|bot|lot)\b)*\s+(?:{insults})\b|\b(?:{insults})\s+(?:bot|agent|assistant|robot|machine)\b|\b(?:screw|f|fk|fuck|fck|damn|hate|go\s+to\s+hell|shut\s+up)\s+(?:you|u|ya|yourself)\b|\b(?:your|ur)\s+(?:agents?|staff|team|support\s+team|employees|people|managers?|company)\s+(?:are|is)\s+(?:(?:a|an|bunch|of|all|such|complete|total|absolute|utter)\s+)*(?:{insults})\b|\b(?:{insults}),?\s+(?:all|the\s+lot|every\s+one|each)\s+of\s+(?:you|u)\b|\b(?:kill|murder|stab|shoot|hurt)\s+(?:you|u|ya)\b|\bburn\s+(?:your|ur)\s+\w+\s+down\b|\bwatch\s+your\s+back\b|\b(?:shut\s+up|kys|kill\s+yourself|go\s+die|drop\s+dead|stfu|gtfo|shut\s+the\s+fuck\s+up|eat\s+shit|go\s+to\s+hell|(?:fuck|f\*+k|fu\*k|f\*ck|fck|fk|piss|sod|bugger)\s+off)\b"
     ))
 });
+
+/// The words before an insult that aim it at the reader: "you", "you're a", "u r a",
+/// "you absolute" — matched at the end of the text before a word `rustrict` finds rude.
+static YOU_LEAD: LazyLock<Regex> = LazyLock::new(|| {
+    constant_regex(
+        r"\b(?:you|u|ya|youre|you're|yall|y'all)(?:\s+(?:are|r|re|a|an|such|so|really|just|complete|total|absolute|utter|fucking|freaking|bloody|little|big|stupid|dumb|lying|useless))*\s+$",
+    )
+});
+
+/// What before "you" makes "you Dick" a name, not an insult: "thank you Dick".
+static KIND_BEFORE_YOU: LazyLock<Regex> =
+    LazyLock::new(|| constant_regex(r"\b(?:thank|thanks|thx|see|bless|love|miss)\s+$"));
+
+/// Whether the text before byte `at` of `normalized` ends in a kind word.
+fn kind_before(normalized: &str, at: usize) -> bool {
+    KIND_BEFORE_YOU.is_match(&normalized[..at])
+}
+
+/// Nouns that call a person names. With swearing beside them ("fucking idiots",
+/// "scumbags") a message is abuse even when it does not say "you".
+static NAME_CALLING: LazyLock<Regex> = LazyLock::new(|| {
+    constant_regex(
+        r"\b(?:idiots?|morons?|clowns?|losers?|imbeciles?|cretins?|fools?|scum|scumbags?|dimwits?|halfwits?|nitwits?|liars?|parasites?|thie(?:f|ves)|crooks?|scammers?|bastards?|assholes?|jackass|dumbass|pricks?|jerks?|retards?|dickheads?|twats?|wankers?|tossers?|cunts?|bitch(?:es)?)\b",
+    )
+});
+
+/// A word `rustrict` finds insulting enough that "you <word>" is an insult: mean or
+/// offensive (slurs), or more than mildly profane or sexual ("you dickhead", "you twat").
+fn insulting(typ: Type) -> bool {
+    typ.is((Type::MEAN | Type::OFFENSIVE) & Type::MILD_OR_HIGHER)
+        || typ.is((Type::PROFANE | Type::SEXUAL) & Type::MODERATE_OR_HIGHER)
+}
+
+/// What after a rude word aims it at the reader: "phuck you", "sh1t bot".
+static AIMED_TAIL: LazyLock<Regex> = LazyLock::new(|| {
+    constant_regex(
+        r"^\s+(?:(?:you|u|ya|yourself)\s*(?:all|guys|people|too|[^\w\s]|$)|(?:bot|agent|assistant|robot|machine)\b)",
+    )
+});
+
+/// A rude word in `normalized` that is aimed at the reader: after "you" ("you dickhead",
+/// "you spic"), before "you" at the end of a phrase ("phuck you!") or before "bot".
+fn rude_word_aimed(normalized: &str) -> Option<String> {
+    TOKEN.find_iter(normalized).find_map(|m| {
+        let word = m
+            .as_str()
+            .trim_matches(|c: char| !c.is_alphanumeric() && c != '*');
+        let edge = m.start() + m.as_str().find(word).unwrap_or(0) + word.len();
+        (!word.is_empty()
+            && (YOU_LEAD
+                .find(&normalized[..m.start()])
+                .is_some_and(|lead| !kind_before(normalized, lead.start()))
+                || AIMED_TAIL.is_match(&normalized[edge..]))
+            && insulting(Censor::from_str(word).analyze()))
+        .then(|| word.to_owned())
+    })
+}
+
+/// What stands in for a token that must not be read as a word (an order number, a name).
+/// A plain word, so `rustrict` neither flags it nor joins it with its neighbours.
+const NEUTRAL: &str = "ref";
+
+static TOKEN: LazyLock<Regex> = LazyLock::new(|| constant_regex(r"\S+"));
+
+/// Whether `token` (edge punctuation trimmed) is a code — an order, ticket or tracking
+/// number, a SKU, a postcode, a plain number — rather than a word in leetspeak. `rustrict`
+/// reads digits as letters ("9" as "g", "4" as "a"), which is right for "sh1t" and "m0r0n"
+/// but turns "N34" and "n94" into a slur and "6006" into "boob". Leetspeak puts single
+/// digits *inside* a word; codes carry numbers: a token is a code when it is all digits,
+/// starts or ends with two or more digits ("N34", "14C"), holds a run of four or more
+/// ("CN447452658GB"), or has a part of only digits between separators ("SKU-99", "88/A/69").
+fn is_code(token: &str) -> bool {
+    if !token.chars().any(|c| c.is_ascii_digit()) {
+        return false;
+    }
+    let is_sep = |c: char| matches!(c, '-' | '/' | '#' | '.' | '_' | ':' | '+' | ',');
+    if token
+        .split(is_sep)
+        .any(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit()))
+    {
+        return true;
+    }
+    let compact: Vec<char> = token.chars().filter(|c| c.is_alphanumeric()).collect();
+    let leading = compact.iter().take_while(|c| c.is_ascii_digit()).count();
+    let trailing = compact
+        .iter()
+        .rev()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    let longest = compact
+        .split(|c| !c.is_ascii_digit())
+        .map(<[char]>::len)
+        .max()
+        .unwrap_or(0);
+    leading == compact.len() || leading >= 2 || trailing >= 2 || longest >= 4
+}
+
+/// UK and Canadian postcodes as written on a label ("N1 9GU", "SW1A 1AA", "V6B 4Y8"): two
+/// tokens that each look like a leetspeak word and together read as one to `rustrict`.
+/// Upper case only, so lowercase leetspeak ("sh1t 4ss") is not taken for a postcode.
+static POSTCODE: LazyLock<Regex> = LazyLock::new(|| {
+    constant_regex(
+        r"\b(?:[A-Z]{1,2}[0-9][A-Z0-9]?\s?[0-9][A-Z]{2}|[A-Z][0-9][A-Z]\s?[0-9][A-Z][0-9])\b",
+    )
+});
+
+/// Whether `token` is a capitalised name ("Hancock", "Dickinson", "Mrs Ho", "Nigel
+/// Cumming", "Penistone") in which `rustrict` found a rude word — the Scunthorpe problem,
+/// for the names and places its own list of false positives does not know. A capitalised
+/// word is taken for a name when the rude word is only part of it, or when it is
+/// capitalised in the middle of a sentence. A sentence's first word whose match is the
+/// whole word ("Cunt.") is left to `rustrict`, and so is every lowercase or all-caps
+/// token, so "fuckface", "you dick" and "SHITBOT" still count.
+fn is_name_with_rude_part(token: &str, sentence_start: bool) -> bool {
+    let mut chars = token.chars();
+    let title_case = chars.next().is_some_and(char::is_uppercase)
+        && chars.clone().count() >= 1
+        && chars.all(|c| c.is_lowercase() || c == '\'' || c == '-');
+    if !title_case {
+        return false;
+    }
+    let (censored, typ) = Censor::from_str(token).censor_and_analyze();
+    // Only rude words: a capitalised "Idiot" is an insult, not a name.
+    if !typ.is(Type::INAPPROPRIATE) {
+        return false;
+    }
+    if !sentence_start {
+        return true;
+    }
+    // rustrict keeps the first letter of a match ("D***") unless the word is severe
+    // ("****"); a whole-word match censors every later letter, or all but a plural "s".
+    let kept: Vec<bool> = censored.chars().map(|c| c != '*').collect();
+    let tail = &kept[1.min(kept.len())..];
+    let whole = tail.iter().all(|k| !k)
+        || (token.ends_with('s') && tail.split_last().is_some_and(|(_, r)| r.iter().all(|k| !k)));
+    !whole
+}
+
+/// The text as `rustrict` should read it: invisible characters removed (the rest of the
+/// guard ignores them too, so "ho\u{200B}urs" is "hours", not "ho" and "urs"), codes and,
+/// with `names`, names with a rude part replaced by a neutral word. Whitespace is kept as
+/// it was. Names are kept for the question whether a word is aimed at the reader ("you
+/// Cunt" is an insult whatever its capital).
+fn prepare(text: &str, names: bool) -> String {
+    let visible: String = text.chars().filter(|&c| !is_invisible(c)).collect();
+    let visible = POSTCODE.replace_all(&visible, NEUTRAL);
+    let mut sentence_start = true;
+    TOKEN
+        .replace_all(&visible, |caps: &regex::Captures| {
+            let token = &caps[0];
+            let core = token.trim_matches(|c: char| !c.is_alphanumeric());
+            let before =
+                visible[..caps.get(0).map_or(0, |m| m.start())].trim_end_matches([' ', '\t']);
+            let starts = sentence_start || before.is_empty() || before.ends_with(['\n', '\r']);
+            sentence_start = token.ends_with(['.', '!', '?']);
+            if is_code(core) || (names && is_name_with_rude_part(core, starts)) {
+                NEUTRAL.to_owned()
+            } else {
+                token.to_owned()
+            }
+        })
+        .into_owned()
+}
 
 /// What `rustrict` counts as abuse here: anything inappropriate, and mean words.
 fn abusive(typ: Type) -> bool {
@@ -168,9 +346,10 @@ fn flagged_terms(text: &str) -> Vec<String> {
 
 /// Scores `text` for abuse. Cheap enough for every message (a few µs for chat-sized text).
 pub fn score_abuse(text: &str) -> AbuseScore {
-    let analysis = Censor::from_str(text).analyze();
+    let prepared = prepare(text, true);
+    let analysis = Censor::from_str(&prepared).analyze();
     let mut terms = if abusive(analysis) {
-        flagged_terms(text)
+        flagged_terms(&prepared)
     } else {
         Vec::new()
     };
@@ -183,14 +362,25 @@ pub fn score_abuse(text: &str) -> AbuseScore {
     let mean = analysis.is(Type::MEAN & Type::MILD_OR_HIGHER);
 
     let normalized = normalize(text);
-    let aimed = AIMED_AT_READER.find(&normalized);
+    let aimed = AIMED_AT_READER
+        .find_iter(&normalized)
+        .find(|m| !kind_before(&normalized, m.start()))
+        .map(|m| m.as_str().to_owned())
+        .or_else(|| {
+            // Names are kept here: a capitalised rude word after "you" is aimed all the same.
+            let with_names = prepare(text, false);
+            let rude = abusive(analysis)
+                || (with_names != prepared && abusive(Censor::from_str(&with_names).analyze()));
+            rude.then(|| rude_word_aimed(&normalize(&with_names)))
+                .flatten()
+        });
     let targeted = aimed.is_some();
-    if let Some(m) = aimed {
-        let phrase = m.as_str().to_owned();
+    if let Some(phrase) = aimed {
         if terms.is_empty() {
             terms.push(phrase);
         }
     }
+    let name_calling = moderate && NAME_CALLING.is_match(&normalized);
 
     let mut score: f32 = if severe {
         0.75
@@ -210,6 +400,13 @@ pub fn score_abuse(text: &str) -> AbuseScore {
         score += 0.05 * terms.len().saturating_sub(1) as f32;
     } else {
         terms.clear();
+    }
+    if name_calling {
+        score = score.max(NAME_CALLING_SCORE);
+    } else if !severe && !targeted {
+        // More words do not make swearing at a thing abuse: "Dick Butts, ballcock valve"
+        // and "this shit is crap" stay below the threshold.
+        score = score.min(MAX_UNAIMED_SCORE);
     }
     AbuseScore {
         score: score.min(1.0),
@@ -235,6 +432,102 @@ mod tests {
             let s = score_abuse(text);
             assert!(s.score < 0.2, "{text:?} scored {s:?}");
             assert!(!s.is_abusive(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn order_numbers_and_invisible_characters_are_not_abuse() {
+        // Issue 14: each of these scored 0.75 (a slur read into "N34"/"n94", "ho" split
+        // off by the zero-width space), so three of them handed the chat to a human.
+        for text in [
+            "ticket N34 please",
+            "order n94",
+            "what are your ho\u{200B}urs",
+        ] {
+            let s = score_abuse(text);
+            assert_eq!(s.score, 0.0, "{text:?}: {s:?}");
+            assert!(!s.is_abusive(), "{text:?}");
+        }
+        for text in [
+            "order N34, N35 and n94 all late",
+            "SKU-9921 and A1B2C3 are out of stock",
+            "tracking 1Z999AA10123456784",
+            "Gift card 6006 4912 3345 balance please",
+            "SIM ICCID 8944 1100 0000 1234 567 not activating",
+            "Is N1 9GU in your delivery area",
+            "order №34 and order n\u{200B}94",
+        ] {
+            let s = score_abuse(text);
+            assert!(!s.is_abusive(), "{text:?}: {s:?}");
+        }
+    }
+
+    #[test]
+    fn codes_are_told_from_leetspeak() {
+        for code in [
+            "N34",
+            "n94",
+            "14C",
+            "1488",
+            "SKU-9921",
+            "88/A/69",
+            "CN447452658GB",
+        ] {
+            assert!(is_code(code), "{code}");
+        }
+        for word in [
+            "sh1t", "m0r0n", "1d10t", "b1tch", "5h1t", "n199er", "a55hole", "order",
+        ] {
+            assert!(!is_code(word), "{word}");
+        }
+    }
+
+    #[test]
+    fn names_with_a_rude_part_are_not_abuse() {
+        for text in [
+            "Please ask Mr Cockburn to call me back",
+            "I spoke to Tom Hancock yesterday",
+            "Penistone S36 6BE, Saturday delivery?",
+            "Mr Hoare from accounts will pay",
+            "Please forward to Nigel Cumming",
+            "Mrs Ho called earlier about order 5512",
+            "Deliver to Willy Sexton, 133 Butt Lane, Cockermouth",
+            "Hi, this is Dong Butts, about order w09",
+            "The shitake mushrooms were mouldy",
+            "thank you Dick, all sorted",
+            "Order for:\nDick Cockburn",
+        ] {
+            let s = score_abuse(text);
+            assert!(!s.is_abusive(), "{text:?}: {s:?}");
+        }
+        // The words themselves still count, unless capitalised as names.
+        for text in [
+            "you dick",
+            "you ho",
+            "cunt",
+            "fuck off",
+            "you twat",
+            "hey you Cunt",
+            "Dickhead.",
+        ] {
+            assert!(score_abuse(text).is_abusive(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn disguised_abuse_next_to_codes_is_still_caught() {
+        for text in [
+            "order N34 you idiots",
+            "fu\u{200B}ck you",
+            "you id\u{200B}iot",
+            "you dickhead",
+            "sh1t bot",
+            "phuck you",
+            "bunch of fucking idiots",
+            "your staff are morons",
+        ] {
+            let s = score_abuse(text);
+            assert!(s.is_abusive(), "{text:?}: {s:?}");
         }
     }
 

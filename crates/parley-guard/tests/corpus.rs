@@ -105,3 +105,52 @@ fn output_guard_stops_every_canary_leak() {
     );
     assert_eq!(leaks.benign_blocked, 0);
 }
+
+#[test]
+fn abuse_corpus_is_big_enough() {
+    let corpus = quality::abuse_corpus();
+    let abusive = corpus.iter().filter(|e| e.abusive).count();
+    assert!(
+        corpus.len() - abusive >= 500 && abusive >= 150,
+        "{abusive} abusive of {}",
+        corpus.len()
+    );
+}
+
+#[test]
+fn abuse_false_positives_stay_under_half_a_percent() {
+    // Issue 14: support messages full of order numbers, codes, postcodes and names must not
+    // count as abuse (before the fix 103/807 did, 12.8%; now 2/807). Recall was 0.729
+    // before and is 0.885 now (guard_quality --abuse); the floor sits a little under it.
+    // Both include the held-out "blind" lines, which pull recall down and are meant to.
+    let s = quality::abuse_scores(&quality::abuse_corpus());
+    assert!(
+        s.false_positive_rate() < 0.005,
+        "false positives {}/{}: {:#?}",
+        s.false_positives,
+        s.benign,
+        s.wrongly_flagged
+    );
+    assert!(
+        s.recall() >= 0.86,
+        "recall {:.3} ({}/{}), missed {:#?}",
+        s.recall(),
+        s.caught,
+        s.abusive,
+        s.missed
+    );
+    // The messages from the issue are in the corpus and pass.
+    let corpus = quality::abuse_corpus();
+    let issue: Vec<_> = corpus
+        .iter()
+        .filter(|e| e.category == "issue_examples")
+        .collect();
+    assert!(issue.len() >= 3);
+    for e in issue {
+        assert!(
+            !parley_guard::score_abuse(&e.text).is_abusive(),
+            "{:?}",
+            e.text
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! Corpus loading and the quality measures shared by `tests/corpus.rs` (which asserts the
 //! targets) and `examples/guard_quality.rs` (which prints them): precision and recall per
-//! PII kind, injection detection and false-positive rates, and the canary leak test against
-//! an obedient fake model.
+//! PII kind, injection detection and false-positive rates, abuse false-positive rate and
+//! recall, and the canary leak test against an obedient fake model.
 
 #![allow(dead_code)]
 
@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use parley_guard::output::{check_output, make_canary, OutputPolicy, Violation};
-use parley_guard::{detect, screen, PiiKind};
+use parley_guard::{detect, score_abuse, screen, PiiKind};
 use serde::Deserialize;
 
 const PII_CORPUS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/corpus/pii.jsonl"));
@@ -17,6 +17,8 @@ const INJECTION_CORPUS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/corpus/injection.jsonl"
 ));
+
+const ABUSE_CORPUS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/corpus/abuse.jsonl"));
 
 #[derive(Debug, Deserialize)]
 pub struct Span {
@@ -39,6 +41,14 @@ pub struct InjectionExample {
     pub source: String,
 }
 
+#[derive(Debug, Deserialize)]
+pub struct AbuseExample {
+    pub text: String,
+    pub abusive: bool,
+    pub category: String,
+    pub source: String,
+}
+
 fn parse_lines<T: for<'de> Deserialize<'de>>(corpus: &str) -> Vec<T> {
     corpus
         .lines()
@@ -56,6 +66,10 @@ pub fn pii_corpus() -> Vec<PiiExample> {
 
 pub fn injection_corpus() -> Vec<InjectionExample> {
     parse_lines(INJECTION_CORPUS)
+}
+
+pub fn abuse_corpus() -> Vec<AbuseExample> {
+    parse_lines(ABUSE_CORPUS)
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -176,6 +190,66 @@ pub fn injection_scores(corpus: &[InjectionExample]) -> InjectionScores {
                 cat.0 += 1;
                 s.false_positives += 1;
                 s.wrongly_flagged.push(ex.text.clone());
+            }
+        }
+    }
+    s
+}
+
+#[derive(Debug, Default)]
+pub struct AbuseScores {
+    pub abusive: usize,
+    pub caught: usize,
+    pub benign: usize,
+    /// Benign messages at or above the abusive threshold: they count towards escalation.
+    pub false_positives: usize,
+    /// Benign messages with any score above 0 (the bot is told not to mirror them).
+    pub benign_scored: usize,
+    /// abusive category -> (caught, total)
+    pub by_category: BTreeMap<String, (usize, usize)>,
+    /// benign category -> (flagged abusive, total)
+    pub benign_by_category: BTreeMap<String, (usize, usize)>,
+    /// (text, score, terms)
+    pub missed: Vec<(String, f32, Vec<String>)>,
+    pub wrongly_flagged: Vec<(String, f32, Vec<String>)>,
+}
+
+impl AbuseScores {
+    pub fn recall(&self) -> f64 {
+        self.caught as f64 / self.abusive.max(1) as f64
+    }
+    pub fn false_positive_rate(&self) -> f64 {
+        self.false_positives as f64 / self.benign.max(1) as f64
+    }
+}
+
+/// Abuse scoring at the threshold the engine escalates on (`AbuseScore::is_abusive`).
+pub fn abuse_scores(corpus: &[AbuseExample]) -> AbuseScores {
+    let mut s = AbuseScores::default();
+    for ex in corpus {
+        let a = score_abuse(&ex.text);
+        let flagged = a.is_abusive();
+        if ex.abusive {
+            s.abusive += 1;
+            let cat = s.by_category.entry(ex.category.clone()).or_default();
+            cat.1 += 1;
+            if flagged {
+                s.caught += 1;
+                cat.0 += 1;
+            } else {
+                s.missed.push((ex.text.clone(), a.score, a.terms));
+            }
+        } else {
+            s.benign += 1;
+            if a.score > 0.0 {
+                s.benign_scored += 1;
+            }
+            let cat = s.benign_by_category.entry(ex.category.clone()).or_default();
+            cat.1 += 1;
+            if flagged {
+                cat.0 += 1;
+                s.false_positives += 1;
+                s.wrongly_flagged.push((ex.text.clone(), a.score, a.terms));
             }
         }
     }

@@ -280,6 +280,62 @@ async fn abuse_gets_a_calm_reply_then_a_human() {
 }
 
 #[tokio::test]
+async fn order_numbers_and_invisible_characters_are_answered_not_escalated() {
+    // Issue 14: each of these scored as abuse (a slur read into "N34"/"n94", "ho" split
+    // off by the zero-width space), so they got the calm reply and the third one handed
+    // the conversation to a human. With the default policy they are ordinary questions.
+    let Guarded { app, fake } = guarded(false).await;
+    let bot = ai_bot(&app, "echo", json!({})).await;
+    let conv = conversation(&app, &bot).await;
+    let before = chat_requests(&fake);
+    let messages = [
+        "ticket N34 please",
+        "order n94",
+        "what are your ho\u{200B}urs",
+    ];
+    for round in 0..3 {
+        for text in messages {
+            let replies = app.say(&conv, text).await;
+            assert_eq!(replies.len(), 1, "round {round}, {text:?}: {replies:?}");
+            let reply = &replies[0];
+            assert_eq!(
+                reply["meta"]["source"], "ai",
+                "round {round}, {text:?}: {reply}"
+            );
+            assert!(reply["meta"]["guard"]["reply_to"].is_null(), "{reply}");
+            assert!(
+                !reply["text"].as_str().unwrap().contains("frustrating"),
+                "{reply}"
+            );
+        }
+    }
+    // The model answered all nine; none was scored as abuse, nothing was escalated.
+    assert_eq!(chat_requests(&fake) - before, 9);
+    let history = app.history(&conv).await;
+    let users: Vec<&Value> = history.iter().filter(|m| m["role"] == "user").collect();
+    assert_eq!(users.len(), 9);
+    for m in &users {
+        assert!(
+            m["meta"]["guard"]["abuse"].is_null(),
+            "scored as abuse: {m}"
+        );
+    }
+    assert!(safety_events(&app, &bot, "?kind=abuse").await.is_empty());
+    let (_, body) = app.get("/api/v1/transfers?status=active").await;
+    let transfers = body["data"]["transfers"].as_array().unwrap();
+    assert!(
+        !transfers
+            .iter()
+            .any(|t| t["conversation_id"] == conv.as_str()),
+        "{transfers:?}"
+    );
+    let (_, session) = app
+        .get(&format!("/api/v1/conversations/{conv}/session"))
+        .await;
+    assert_ne!(session["data"]["mode"], "human");
+}
+
+#[tokio::test]
 async fn abuse_can_close_the_conversation_instead() {
     let Guarded { app, fake: _fake } = guarded(false).await;
     let bot = bot_with(
