@@ -142,7 +142,7 @@ impl AiContextInput {
         let mut errors = ValidationError::new();
         let mut s = current.clone();
         if let Some(v) = self.name {
-            s.name = v.trim().to_string();
+            s.name = crate::validation::clean_name(&v);
         }
         let n = s.name.chars().count();
         if n == 0 || n > 200 {

@@ -507,7 +507,7 @@ impl FlowInput {
     /// Checks the whole flow and returns every problem, each naming its step.
     pub fn parse(self) -> Result<FlowSpec, ValidationError> {
         let mut errors = ValidationError::new();
-        let name = self.name.trim().to_string();
+        let name = crate::validation::clean_name(&self.name);
         if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
             errors.push("name", format!("1 to {MAX_NAME_CHARS} characters"));
         }

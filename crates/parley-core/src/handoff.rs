@@ -34,7 +34,7 @@ impl TeamInput {
     pub fn apply(self, current: Option<&Team>) -> Result<(String, String), ValidationError> {
         let mut errors = ValidationError::new();
         let name = match (self.name, current) {
-            (Some(n), _) => n.trim().to_string(),
+            (Some(n), _) => crate::validation::clean_name(&n),
             (None, Some(t)) => t.name.clone(),
             (None, None) => String::new(),
         };
@@ -43,7 +43,7 @@ impl TeamInput {
         }
         let description = self
             .description
-            .map(|d| d.trim().to_string())
+            .map(|d| crate::validation::clean_text(&d))
             .or_else(|| current.map(|t| t.description.clone()))
             .unwrap_or_default();
         if description.chars().count() > 1000 {
@@ -83,7 +83,7 @@ impl AgentInput {
     ) -> Result<(String, Option<String>, Vec<Uuid>), ValidationError> {
         let mut errors = ValidationError::new();
         let name = match (self.name, current) {
-            (Some(n), _) => n.trim().to_string(),
+            (Some(n), _) => crate::validation::clean_name(&n),
             (None, Some(a)) => a.name.clone(),
             (None, None) => String::new(),
         };

@@ -17,6 +17,38 @@ pub const MAX_URL_CHARS: usize = 2048;
 pub const MAX_SEARCH_LIMIT: usize = 50;
 pub const DEFAULT_SEARCH_LIMIT: usize = 5;
 pub const MAX_QUERY_CHARS: usize = 1000;
+/// The longest upload file name kept, in characters (the extension is kept whole).
+pub const MAX_FILE_NAME_CHARS: usize = 200;
+
+/// An uploaded file's name as stored: its base name only (whatever follows the last `/`
+/// or `\\`), without control characters, at most [`MAX_FILE_NAME_CHARS`] characters
+/// with its extension kept (so the type is still known); `upload` if nothing is left.
+/// `../../etc/passwd\0.txt` becomes `passwd.txt`.
+pub fn safe_file_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let base: String = base.chars().filter(|c| !c.is_control()).collect();
+    let base = base.trim();
+    if base.is_empty() || base == "." || base == ".." {
+        return "upload".to_string();
+    }
+    if base.chars().count() <= MAX_FILE_NAME_CHARS {
+        return base.to_string();
+    }
+    let ext = base
+        .rsplit_once('.')
+        .map(|(_, ext)| ext)
+        .filter(|ext| (1..=16).contains(&ext.chars().count()));
+    match ext {
+        Some(ext) => {
+            let stem: String = base
+                .chars()
+                .take(MAX_FILE_NAME_CHARS - ext.chars().count() - 1)
+                .collect();
+            format!("{}.{ext}", stem.trim_end())
+        }
+        None => base.chars().take(MAX_FILE_NAME_CHARS).collect(),
+    }
+}
 
 /// A named collection of documents.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -285,6 +317,24 @@ pub struct KnowledgeSource {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn upload_file_names_keep_only_a_bounded_base_name() {
+        assert_eq!(safe_file_name("../../etc/passwd\u{0}.txt"), "passwd.txt");
+        assert_eq!(safe_file_name("C:\\Users\\ada\\faq.md"), "faq.md");
+        assert_eq!(safe_file_name("guide.pdf"), "guide.pdf");
+        assert_eq!(safe_file_name("a\u{1b}[31mb.txt"), "a[31mb.txt");
+        assert_eq!(safe_file_name(".."), "upload");
+        assert_eq!(safe_file_name("dir/"), "upload");
+        let long = format!("{}.html", "x".repeat(500));
+        let kept = safe_file_name(&long);
+        assert_eq!(kept.chars().count(), MAX_FILE_NAME_CHARS);
+        assert!(kept.ends_with("x.html"), "{kept}");
+        assert_eq!(
+            safe_file_name(&"y".repeat(300)).chars().count(),
+            MAX_FILE_NAME_CHARS
+        );
+    }
 
     #[test]
     fn a_record_is_text_with_a_title_or_a_url_alone() {

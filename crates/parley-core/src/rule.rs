@@ -116,7 +116,7 @@ impl KeywordRuleInput {
     /// Checks every field; a regex that does not compile within the limits is refused here.
     pub fn parse(self) -> Result<RuleSpec, ValidationError> {
         let mut errors = ValidationError::new();
-        let name = self.name.trim().to_string();
+        let name = crate::validation::clean_name(&self.name);
         check_len(&mut errors, "name", &name, MAX_NAME_CHARS);
         let response = self.response.trim().to_string();
         check_len(&mut errors, "response", &response, MAX_RESPONSE_CHARS);

@@ -80,8 +80,34 @@ impl ValidationError {
     }
 }
 
+/// A name as stored: control characters dropped (line breaks and tabs become a space, NUL
+/// and the rest disappear, as they do from messages), then trimmed. Every name an author
+/// gives — bots, datasets, rules, flows, AI contexts, teams, agents, keys — goes through
+/// this, so none can carry characters no screen shows.
+pub fn clean_name(name: &str) -> String {
+    name.chars()
+        .filter_map(|c| match c {
+            '\n' | '\r' | '\t' => Some(' '),
+            c if c.is_control() => None,
+            c => Some(c),
+        })
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// A description or other free text an author writes: control characters dropped except
+/// line breaks and tabs (the rule for messages), then trimmed.
+pub fn clean_text(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
 /// The name and description of something named (a bot, a dataset) after an update: given
-/// fields trimmed and replacing the current ones, then checked: the name 1 to `max_name`
+/// fields cleaned ([`clean_name`], [`clean_text`]) and replacing the current ones, then checked: the name 1 to `max_name`
 /// characters, the description at most `max_description`.
 pub fn name_and_description(
     name: Option<String>,
@@ -91,12 +117,12 @@ pub fn name_and_description(
     max_description: usize,
 ) -> Result<(String, String), ValidationError> {
     let mut errors = ValidationError::new();
-    let name = name.map_or_else(|| current.0.to_string(), |n| n.trim().to_string());
+    let name = name.map_or_else(|| current.0.to_string(), |n| clean_name(&n));
     let n = name.chars().count();
     if n == 0 || n > max_name {
         errors.push("name", format!("1 to {max_name} characters"));
     }
-    let description = description.map_or_else(|| current.1.to_string(), |d| d.trim().to_string());
+    let description = description.map_or_else(|| current.1.to_string(), |d| clean_text(&d));
     if description.chars().count() > max_description {
         errors.push(
             "description",
@@ -104,4 +130,21 @@ pub fn name_and_description(
         );
     }
     errors.into_result((name, description))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_lose_control_characters_like_messages_do() {
+        assert_eq!(clean_name("  Shop\u{0}bot \n"), "Shopbot");
+        assert_eq!(clean_name("Two\nlines\tand\u{7}bell"), "Two lines and bell");
+        assert_eq!(clean_name("\u{0}"), "");
+        assert_eq!(clean_text(" a\u{0}b\nc\r "), "ab\nc");
+        let (name, _) =
+            name_and_description(Some("Bot\u{0}".into()), None, ("", ""), 10, 10).unwrap();
+        assert_eq!(name, "Bot");
+        assert!(name_and_description(Some("\u{0}\u{1}".into()), None, ("", ""), 10, 10).is_err());
+    }
 }

@@ -17,13 +17,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::Duration;
 use parley_core::answer::{check_answer, AnswerContext, AnswerRules, InputType};
-use parley_core::flow::{ApiFetchConfig, FlowStep, HttpMethod, OnFailure, StepType, WhatsappField};
+use parley_core::flow::{ApiFetchConfig, FlowStep, OnFailure, StepType, WhatsappField};
 use parley_core::text::normalize_exact;
 use parley_core::{Button, Flow, MessageSource, SessionMode, TransferSource};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::{json, Map, Value};
 
 use crate::error::{EngineError, Result};
+use crate::outbound::{OutboundError, OutboundRequest};
 use crate::route::{Reply, Responder, TurnContext};
 
 pub const FLOW_STARTED: &str = "flow.started";
@@ -573,18 +574,12 @@ fn invalid(
 
 // ---------- api_fetch ----------
 
+/// Why an `api_fetch` step got no values.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    #[error("the request could not be built: {0}")]
-    Request(String),
-    #[error("no answer within {0} ms")]
-    Timeout(u64),
-    #[error("could not connect: {0}")]
-    Connect(String),
-    #[error("the endpoint answered HTTP {0}")]
-    Status(u16),
-    #[error("the response is larger than {MAX_FETCH_BYTES} bytes")]
-    TooLarge,
+    /// The request failed: refused destination, timeout, status, size… (`outbound`).
+    #[error(transparent)]
+    Outbound(#[from] OutboundError),
     #[error("the response is not JSON: {0}")]
     NotJson(String),
 }
@@ -620,54 +615,17 @@ async fn fetch(
     api: &ApiFetchConfig,
 ) -> std::result::Result<Map<String, Value>, FetchError> {
     let url = parley_core::template::render(api.url.trim(), &url_safe(&turn.template_vars())).text;
-    let method = match api.method {
-        HttpMethod::Get => reqwest::Method::GET,
-        HttpMethod::Post => reqwest::Method::POST,
-        HttpMethod::Put => reqwest::Method::PUT,
-        HttpMethod::Patch => reqwest::Method::PATCH,
-        HttpMethod::Delete => reqwest::Method::DELETE,
-    };
-    let timeout = api.timeout_ms();
-    let mut req = turn
-        .services
-        .http
-        .request(method, &url)
-        .timeout(std::time::Duration::from_millis(timeout))
-        .header(reqwest::header::ACCEPT, "application/json");
+    let mut req = OutboundRequest::new(api.method, url)
+        .timeout(std::time::Duration::from_millis(api.timeout_ms()))
+        .max_bytes(MAX_FETCH_BYTES)
+        .header("accept", "application/json");
     for (k, v) in &api.headers {
         req = req.header(k.as_str(), turn.render(v));
     }
     if let Some(body) = &api.body {
         req = req.json(&render_json(turn, body));
     }
-    let map_err = |e: reqwest::Error| {
-        if e.is_timeout() {
-            FetchError::Timeout(timeout)
-        } else if e.is_connect() {
-            FetchError::Connect(e.to_string())
-        } else if e.is_builder() {
-            FetchError::Request(e.to_string())
-        } else {
-            FetchError::Connect(e.to_string())
-        }
-    };
-    let mut resp = req.send().await.map_err(map_err)?;
-    if !resp.status().is_success() {
-        return Err(FetchError::Status(resp.status().as_u16()));
-    }
-    if resp
-        .content_length()
-        .is_some_and(|n| n > MAX_FETCH_BYTES as u64)
-    {
-        return Err(FetchError::TooLarge);
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(map_err)? {
-        body.extend_from_slice(&chunk);
-        if body.len() > MAX_FETCH_BYTES {
-            return Err(FetchError::TooLarge);
-        }
-    }
+    let body = turn.services.outbound.fetch(req).await?.body;
     let doc: Value =
         serde_json::from_slice(&body).map_err(|e| FetchError::NotJson(e.to_string()))?;
     let mut out = Map::new();

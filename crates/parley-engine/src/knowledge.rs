@@ -75,6 +75,10 @@ pub enum KnowledgeError {
     /// The URL could not be fetched.
     #[error("{url} could not be fetched: {reason}")]
     Fetch { url: String, reason: String },
+    /// The URL's destination is not allowed by the server's outbound policy (a private,
+    /// loopback or metadata address, or a redirect to one); nothing was fetched.
+    #[error("{url} is not an allowed address: {reason}")]
+    UrlRefused { url: String, reason: String },
     /// Another process (a running server) holds the index's writer lock.
     #[error("the knowledge-base index in {dir} is in use by another Parley process")]
     IndexBusy { dir: PathBuf },
@@ -104,6 +108,7 @@ impl KnowledgeError {
             KnowledgeError::NotConfigured
             | KnowledgeError::Parse(_)
             | KnowledgeError::Fetch { .. }
+            | KnowledgeError::UrlRefused { .. }
             | KnowledgeError::Encode(_) => false,
         }
     }

@@ -26,6 +26,7 @@ pub mod guard;
 pub mod handoff;
 pub mod knowledge;
 pub mod locks;
+pub mod outbound;
 pub mod render;
 pub mod route;
 pub mod timing;
@@ -118,16 +119,12 @@ impl Engine {
         limits: Limits,
         chain: Vec<Box<dyn Responder>>,
     ) -> Engine {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("parley/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::limited(3))
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .build()
-            .unwrap_or_default();
         Engine {
             services: Services {
                 store: store.clone(),
-                http,
+                outbound: outbound::OutboundHttp::new_or_unavailable(
+                    outbound::OutboundConfig::default(),
+                ),
                 ai: None,
                 knowledge: None,
                 canary: parley_guard::make_canary(),
@@ -147,6 +144,14 @@ impl Engine {
     /// datasets (the chain's `knowledge` stage and the AI context).
     pub fn with_knowledge(mut self, knowledge: Arc<knowledge::Knowledge>) -> Engine {
         self.services.knowledge = Some(knowledge);
+        self
+    }
+
+    /// This engine making its outbound requests (`api_fetch`, `api` AI contexts, dataset
+    /// URLs) through `outbound`, with the server's policy; the default refuses every
+    /// private destination.
+    pub fn with_outbound(mut self, outbound: outbound::OutboundHttp) -> Engine {
+        self.services.outbound = outbound;
         self
     }
 

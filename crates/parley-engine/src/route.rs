@@ -53,10 +53,12 @@ impl UserInput {
 }
 
 /// What the engine lends responders: the store (for reads such as old flow versions) and
-/// an HTTP client (for `api_fetch` steps and `api` AI contexts), and the AI runtime.
+/// the outbound HTTP client (for `api_fetch` steps and `api` AI contexts), and the AI runtime.
 pub struct Services {
     pub store: Arc<dyn Store>,
-    pub http: reqwest::Client,
+    /// Every request made on a user's or an author's behalf goes through this client,
+    /// which refuses private destinations (`crate::outbound`).
+    pub outbound: crate::outbound::OutboundHttp,
     /// LLM providers for the `ai` stage; `None` when the server has none configured.
     pub ai: Option<Arc<crate::ai::AiRuntime>>,
     /// The knowledge base (datasets' index); `None` when the engine has none.

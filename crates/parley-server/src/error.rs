@@ -40,6 +40,10 @@ pub enum ApiError {
     /// 422: a URL given to fetch a document from could not be fetched.
     #[error("{url} could not be fetched: {reason}")]
     UrlUnreachable { url: String, reason: String },
+    /// 422: a URL given to fetch a document from points at an address the server's
+    /// outbound policy refuses (private, loopback, metadata…); nothing was fetched.
+    #[error("{url} is not an allowed address: {reason}")]
+    UrlRefused { url: String, reason: String },
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -59,9 +63,9 @@ impl ApiError {
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Validation(_) | ApiError::UrlUnreachable { .. } => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ApiError::Validation(_)
+            | ApiError::UrlUnreachable { .. }
+            | ApiError::UrlRefused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -79,7 +83,9 @@ impl ApiError {
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
-            ApiError::Validation(_) | ApiError::UrlUnreachable { .. } => "validation_failed",
+            ApiError::Validation(_)
+            | ApiError::UrlUnreachable { .. }
+            | ApiError::UrlRefused { .. } => "validation_failed",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -90,6 +96,11 @@ impl ApiError {
             ApiError::Validation(v) => json!({ "fields": v.errors }),
             ApiError::UrlUnreachable { url, reason } => json!({
                 "reason": "url_unreachable",
+                "url": url,
+                "fields": [{ "field": "url", "message": reason }],
+            }),
+            ApiError::UrlRefused { url, reason } => json!({
+                "reason": "url_refused",
                 "url": url,
                 "fields": [{ "field": "url", "message": reason }],
             }),
@@ -145,6 +156,7 @@ impl From<KnowledgeError> for ApiError {
                 }
             },
             KnowledgeError::Fetch { url, reason } => ApiError::UrlUnreachable { url, reason },
+            KnowledgeError::UrlRefused { url, reason } => ApiError::UrlRefused { url, reason },
             KnowledgeError::IndexBusy { .. } => {
                 tracing::warn!(error = %e, "knowledge-base index busy");
                 ApiError::Unavailable("the knowledge base is busy; try again shortly".into())

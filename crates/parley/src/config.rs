@@ -56,6 +56,73 @@ pub struct Config {
     /// The knowledge base's server-side settings.
     #[serde(default)]
     pub knowledge: KnowledgeConfig,
+    /// Requests made on a user's or an author's behalf (`api_fetch`, `api` AI contexts,
+    /// dataset URLs).
+    #[serde(default)]
+    pub outbound: OutboundSection,
+}
+
+/// `[outbound]`: the policy for requests Parley makes on a user's or an author's behalf.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundSection {
+    /// Networks that may be reached although they are private, loopback or link-local
+    /// (`["10.1.2.0/24", "127.0.0.1"]`; also one string, comma-separated, from
+    /// `PARLEY_OUTBOUND__ALLOW_PRIVATE_NETWORKS`). Empty: only public addresses.
+    #[serde(default)]
+    pub allow_private_networks: Networks,
+    /// Longest an outbound request may take, connection to last byte (a step or context
+    /// may ask for less).
+    #[serde(default = "default_outbound_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Largest response body read (`api_fetch` reads at most 1 MiB, `api` contexts 64 KiB
+    /// and dataset pages 2 MiB whatever this says).
+    #[serde(default = "default_outbound_max_response_bytes")]
+    pub max_response_bytes: usize,
+}
+
+impl Default for OutboundSection {
+    fn default() -> Self {
+        OutboundSection {
+            allow_private_networks: Networks::default(),
+            timeout_ms: default_outbound_timeout_ms(),
+            max_response_bytes: default_outbound_max_response_bytes(),
+        }
+    }
+}
+
+/// A list of networks, written as a list or as one comma-separated string.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(from = "OneOrMany")]
+pub struct Networks(pub Vec<String>);
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    Many(Vec<String>),
+    One(String),
+}
+
+impl From<OneOrMany> for Networks {
+    fn from(v: OneOrMany) -> Self {
+        Networks(match v {
+            OneOrMany::Many(v) => v,
+            OneOrMany::One(s) => s
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        })
+    }
+}
+
+fn default_outbound_timeout_ms() -> u64 {
+    parley_engine::outbound::DEFAULT_TIMEOUT.as_millis() as u64
+}
+
+fn default_outbound_max_response_bytes() -> usize {
+    parley_engine::outbound::DEFAULT_MAX_RESPONSE_BYTES
 }
 
 /// `[knowledge]`.
@@ -195,6 +262,7 @@ impl Config {
                 bail!("knowledge.embeddings.timeout_ms must be between 100 and 600000");
             }
         }
+        self.outbound()?;
         if let Some(key) = &self.admin_key {
             use secrecy::ExposeSecret;
             if key.expose_secret().trim().len() < 16 {
@@ -214,6 +282,29 @@ impl Config {
                     .map_err(|e| anyhow::anyhow!("invalid [guard] pii_keys: {e}"))
             })
             .transpose()
+    }
+
+    /// The outbound policy, checked: errors name the key.
+    pub fn outbound(&self) -> anyhow::Result<parley_engine::outbound::OutboundConfig> {
+        let o = &self.outbound;
+        let allow_private_networks = o
+            .allow_private_networks
+            .0
+            .iter()
+            .map(|n| parley_engine::outbound::parse_network(n))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("outbound.allow_private_networks: {e}"))?;
+        if !(100..=600_000).contains(&o.timeout_ms) {
+            bail!("outbound.timeout_ms must be between 100 and 600000");
+        }
+        if !(1024..=1024 * 1024 * 1024).contains(&o.max_response_bytes) {
+            bail!("outbound.max_response_bytes must be between 1024 and 1073741824");
+        }
+        Ok(parley_engine::outbound::OutboundConfig {
+            allow_private_networks,
+            timeout: std::time::Duration::from_millis(o.timeout_ms),
+            max_response_bytes: o.max_response_bytes,
+        })
     }
 
     /// The client address header as the server takes it (checked by `validate`).
@@ -369,6 +460,58 @@ mod tests {
                 .providers(|v| (v == "TEST_OPENAI_KEY").then(|| "sk-test".to_string()))
                 .map_err(|e| e.to_string())?;
             assert_eq!(providers.names().collect::<Vec<_>>(), ["local", "openai"]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn outbound_networks_come_from_the_file_and_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            let c = Config::load(None, FlagOverrides::default()).map_err(|e| e.to_string())?;
+            let o = c.outbound().map_err(|e| e.to_string())?;
+            assert!(o.allow_private_networks.is_empty());
+            assert_eq!(o.timeout, parley_engine::outbound::DEFAULT_TIMEOUT);
+            jail.create_file(
+                "o.toml",
+                "[outbound]\nallow_private_networks = [\"10.1.2.0/24\", \"127.0.0.1\"]\ntimeout_ms = 2000\n",
+            )?;
+            let c = Config::load(Some(Path::new("o.toml")), FlagOverrides::default())
+                .map_err(|e| e.to_string())?;
+            let o = c.outbound().map_err(|e| e.to_string())?;
+            let nets: Vec<String> = o
+                .allow_private_networks
+                .iter()
+                .map(|n| n.to_string())
+                .collect();
+            assert_eq!(nets, ["10.1.2.0/24", "127.0.0.1/32"]);
+            assert_eq!(o.timeout.as_millis(), 2000);
+            jail.set_env(
+                "PARLEY_OUTBOUND__ALLOW_PRIVATE_NETWORKS",
+                "127.0.0.0/8, 192.168.0.0/16",
+            );
+            let c = Config::load(None, FlagOverrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(
+                c.outbound()
+                    .map_err(|e| e.to_string())?
+                    .allow_private_networks
+                    .len(),
+                2
+            );
+            jail.set_env("PARLEY_OUTBOUND__ALLOW_PRIVATE_NETWORKS", "[\"::1\"]");
+            let c = Config::load(None, FlagOverrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(
+                c.outbound()
+                    .map_err(|e| e.to_string())?
+                    .allow_private_networks
+                    .len(),
+                1
+            );
+            // A typo stops the start, naming the key.
+            jail.set_env("PARLEY_OUTBOUND__ALLOW_PRIVATE_NETWORKS", "10.0.0.0/33");
+            let err = Config::load(None, FlagOverrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("outbound.allow_private_networks"), "{err}");
             Ok(())
         });
     }

@@ -247,6 +247,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         },
     )
     .with_knowledge(knowledge);
+    let outbound = config.outbound()?;
+    if !outbound.allow_private_networks.is_empty() {
+        tracing::info!(networks = ?outbound.allow_private_networks, "outbound requests may reach these private networks");
+    }
+    engine = engine.with_outbound(
+        parley_engine::outbound::OutboundHttp::new(outbound)
+            .context("setting up the outbound HTTP client")?,
+    );
     // Only commands that answer messages need the providers (and their keys).
     if matches!(cli.command, Command::Serve { .. } | Command::Chat { .. }) {
         let providers = config.providers(|name| std::env::var(name).ok())?;
@@ -287,7 +295,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Agent(cmd) => agent_command(&engine, cmd).await,
         Command::Dataset(cmd) => dataset::run(&engine, cmd).await,
         Command::Workspace(WorkspaceCommand::Create { name }) => {
-            let ws = store.create_workspace(name.trim()).await?;
+            let ws = store
+                .create_workspace(&parley_core::validation::clean_name(&name))
+                .await?;
             let key =
                 auth::create_key(store.as_ref(), ws.id, "first admin key", Role::Admin).await?;
             println!("workspace {} ({})", ws.id, ws.name);

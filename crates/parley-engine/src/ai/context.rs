@@ -15,12 +15,12 @@
 use std::time::Duration;
 
 use parley_core::ai_context::AiContextType;
-use parley_core::flow::HttpMethod;
 use parley_core::{AiContext, KnowledgeSource, MessageRole, Settings};
 use parley_llm::{ChatMessage, ChatRequest};
 use serde::Serialize;
 
 use crate::error::Result;
+use crate::outbound::{OutboundHttp, OutboundRequest};
 use crate::route::TurnContext;
 
 /// User text is wrapped in `<user_message>` tags by the guard's delimiter, and the system
@@ -168,43 +168,33 @@ pub fn triggered<'a>(contexts: &'a [AiContext], message: &str) -> Vec<&'a AiCont
     hits
 }
 
-/// An `api` context's text, or `None` (logged) when the fetch fails or times out.
-async fn fetch_api_context(http: &reqwest::Client, ctx: &AiContext) -> Option<String> {
+/// An `api` context's text, or `None` (logged) when the fetch fails, times out, is larger
+/// than [`MAX_API_CONTEXT_BYTES`] or goes to a refused address.
+async fn fetch_api_context(outbound: &OutboundHttp, ctx: &AiContext) -> Option<String> {
     let api = ctx.spec.api.as_ref()?;
-    let method = match api.method {
-        HttpMethod::Get => reqwest::Method::GET,
-        HttpMethod::Post => reqwest::Method::POST,
-        HttpMethod::Put => reqwest::Method::PUT,
-        HttpMethod::Patch => reqwest::Method::PATCH,
-        HttpMethod::Delete => reqwest::Method::DELETE,
-    };
-    let mut req = http
-        .request(method, &api.url)
-        .timeout(Duration::from_millis(u64::from(api.timeout_ms())));
+    let mut req = OutboundRequest::new(api.method, api.url.as_str())
+        .timeout(Duration::from_millis(u64::from(api.timeout_ms())))
+        .max_bytes(MAX_API_CONTEXT_BYTES);
     for (k, v) in &api.headers {
-        req = req.header(k, v);
+        req = req.header(k.as_str(), v.as_str());
     }
-    let fetched = async {
-        let resp = req.send().await.ok()?.error_for_status().ok()?;
-        let bytes = resp.bytes().await.ok()?;
-        if bytes.len() > MAX_API_CONTEXT_BYTES {
+    let bytes = match outbound.fetch(req).await {
+        Ok(resp) => resp.body,
+        Err(e) => {
+            tracing::warn!(context = %ctx.spec.name, error = %e, "an api AI context could not be fetched; left out");
             return None;
         }
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        Some(match serde_json::from_str::<serde_json::Value>(&text) {
-            Ok(v) => v.to_string(),
-            Err(_) => text,
-        })
-    }
-    .await;
-    if fetched.is_none() {
-        tracing::warn!(context = %ctx.spec.name, "an api AI context could not be fetched; left out");
-    }
-    fetched.map(|t| {
-        t.chars()
+    };
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let text = match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(v) => v.to_string(),
+        Err(_) => text,
+    };
+    Some(
+        text.chars()
             .take(parley_core::ai_context::MAX_CONTEXT_CHARS)
-            .collect()
-    })
+            .collect(),
+    )
 }
 
 /// Builds the request for the user's current message (`turn.input`).
@@ -279,7 +269,7 @@ pub async fn assemble(turn: &TurnContext<'_>) -> Result<AssembledContext> {
     let fetched = futures::future::join_all(hits.iter().map(|c| async move {
         match c.spec.context_type {
             AiContextType::Static => Some(c.spec.content.clone()),
-            AiContextType::Api => fetch_api_context(&turn.services.http, c).await,
+            AiContextType::Api => fetch_api_context(&turn.services.outbound, c).await,
         }
     }))
     .await;

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use futures::StreamExt;
 use parley_core::knowledge::{DatasetSpec, NewRecord};
 use parley_core::{Dataset, DatasetInput, Record, RecordInput, SearchHit, ValidationError};
 use parley_kb::{chunk_document, ChunkConfig, FileFormat, ParseLimits, ParsedDoc};
@@ -16,6 +15,7 @@ use uuid::Uuid;
 
 use super::{chunk_row, Knowledge, KnowledgeError};
 use crate::error::{EngineError, Result};
+use crate::outbound::{OutboundError, OutboundHttp, OutboundRequest};
 use crate::Engine;
 
 /// What importing one file (or page) did.
@@ -177,7 +177,7 @@ impl Engine {
     /// stores it; the same URL again replaces it (or does nothing when it is unchanged).
     pub async fn import_url(&self, ws: Uuid, dataset_id: Uuid, url: &str) -> Result<FileImport> {
         let limits = self.knowledge()?.limits.clone();
-        let (bytes, content_type) = fetch(&self.services.http, url, &limits).await?;
+        let (bytes, content_type) = fetch(&self.services.outbound, url, &limits).await?;
         let path = url.split(['?', '#']).next().unwrap_or(url);
         let format = match FileFormat::detect(path, content_type.as_deref()) {
             Ok(f) => f,
@@ -196,7 +196,8 @@ impl Engine {
         .await
     }
 
-    /// Imports one file: parsed by its name (then `content_type`), one record per document
+    /// Imports one file: parsed by its name (then `content_type`; only the name's bounded
+    /// base name is used and stored, `safe_file_name`), one record per document
     /// (a Q&A CSV/JSON gives one per pair). Records from an earlier import of the same
     /// `file_name` are replaced, or left alone when the content hash is unchanged.
     pub async fn import_file(
@@ -207,10 +208,12 @@ impl Engine {
         content_type: Option<&str>,
         bytes: &[u8],
     ) -> Result<FileImport> {
+        // The name is the client's: only its bounded base name is kept.
+        let file_name = parley_core::knowledge::safe_file_name(file_name);
         // 415 before reading anything further.
-        let format = FileFormat::detect(file_name, content_type).map_err(KnowledgeError::from)?;
-        let name = file_name.to_string();
-        self.import_source(ws, dataset_id, file_name, bytes, move |bytes, limits| {
+        let format = FileFormat::detect(&file_name, content_type).map_err(KnowledgeError::from)?;
+        let name = file_name.clone();
+        self.import_source(ws, dataset_id, &file_name, bytes, move |bytes, limits| {
             parley_kb::parse_as(format, bytes, &name, limits)
         })
         .await
@@ -427,63 +430,44 @@ fn record_write(mut record: Record, doc: &ParsedDoc) -> Result<RecordWrite> {
     })
 }
 
-/// The body of `url` and its content type, within the limits.
+/// The body of `url` and its content type, within the limits; a destination the
+/// server's outbound policy refuses is [`KnowledgeError::UrlRefused`].
 async fn fetch(
-    http: &reqwest::Client,
+    outbound: &OutboundHttp,
     url: &str,
     limits: &super::KnowledgeLimits,
 ) -> Result<(Vec<u8>, Option<String>), KnowledgeError> {
-    let failed = |reason: String| KnowledgeError::Fetch {
+    let req = OutboundRequest::get(url)
+        .timeout(limits.fetch_timeout)
+        .max_bytes(limits.max_fetch_bytes);
+    let reason = match outbound.fetch(req).await {
+        Ok(resp) => return Ok((resp.body, resp.content_type)),
+        Err(OutboundError::Refused(r)) => {
+            return Err(KnowledgeError::UrlRefused {
+                url: url.to_string(),
+                reason: r.reason,
+            })
+        }
+        Err(OutboundError::Timeout(t)) => {
+            format!("it did not answer within {} seconds", t.as_secs_f32())
+        }
+        Err(OutboundError::Connect(_)) => "the server could not be reached".to_string(),
+        Err(OutboundError::Status(status)) => {
+            let status = reqwest::StatusCode::from_u16(status)
+                .map_or_else(|_| status.to_string(), |s| s.to_string());
+            format!("the server answered {status}")
+        }
+        Err(OutboundError::TooLarge { limit }) => format!("the page is larger than {limit} bytes"),
+        Err(
+            e @ (OutboundError::InvalidUrl(_)
+            | OutboundError::Request(_)
+            | OutboundError::TooManyRedirects
+            | OutboundError::Transport(_)
+            | OutboundError::Unavailable(_)),
+        ) => e.to_string(),
+    };
+    Err(KnowledgeError::Fetch {
         url: url.to_string(),
         reason,
-    };
-    let describe = |e: reqwest::Error| {
-        if e.is_timeout() {
-            format!(
-                "it did not answer within {} seconds",
-                limits.fetch_timeout.as_secs()
-            )
-        } else if e.is_connect() {
-            "the server could not be reached".to_string()
-        } else {
-            format!("the request failed ({e})")
-        }
-    };
-    let resp = http
-        .get(url)
-        .timeout(limits.fetch_timeout)
-        .send()
-        .await
-        .map_err(|e| failed(describe(e)))?;
-    let status = resp.status();
-    if !status.is_success() {
-        return Err(failed(format!("the server answered {status}")));
-    }
-    let content_type = resp
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let too_large = || {
-        failed(format!(
-            "the page is larger than {} bytes",
-            limits.max_fetch_bytes
-        ))
-    };
-    if resp
-        .content_length()
-        .is_some_and(|n| n > limits.max_fetch_bytes as u64)
-    {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    let mut stream = resp.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| failed(describe(e)))?;
-        if body.len() + chunk.len() > limits.max_fetch_bytes {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok((body, content_type))
+    })
 }

@@ -158,7 +158,10 @@ async fn add_record(
             .map_err(|e| ApiError::BadRequest(format!("the upload could not be read: {e}")))?;
         let mut files = Vec::new();
         while let Some(mut field) = form.next_field().await.map_err(multipart_error)? {
-            let Some(file_name) = field.file_name().map(str::to_owned) else {
+            let Some(file_name) = field
+                .file_name()
+                .map(parley_core::knowledge::safe_file_name)
+            else {
                 continue;
             };
             if files.len() == MAX_FILES_PER_UPLOAD {

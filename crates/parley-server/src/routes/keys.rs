@@ -47,7 +47,8 @@ async fn create(
     ApiJson(req): ApiJson<NewKeyRequest>,
 ) -> ApiResult<Response> {
     let ws = caller.admin()?;
-    let name = req.name.trim();
+    let name = parley_core::validation::clean_name(&req.name);
+    let name = name.as_str();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::validation("name", "1 to 100 characters"));
     }

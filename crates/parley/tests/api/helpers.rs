@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use parley_engine::knowledge::{EmbeddingConfig, Knowledge};
+use parley_engine::outbound::{OutboundConfig, OutboundHttp};
 use parley_engine::{Engine, Limits};
 use parley_server::{auth, AppState, HttpConfig};
 use parley_store::{SqliteStore, Store};
@@ -93,6 +94,35 @@ pub async fn spawn_app_with_guard(
     app
 }
 
+/// The outbound policy of test servers: the local endpoints tests start (127.0.0.1) may
+/// be reached; every other private address is refused as in production.
+pub fn test_outbound() -> OutboundConfig {
+    OutboundConfig {
+        allow_private_networks: vec![parley_engine::outbound::parse_network("127.0.0.1").unwrap()],
+        ..OutboundConfig::default()
+    }
+}
+
+/// A server with `outbound` as its outbound policy (and LLMs through `ai`, optional).
+pub async fn spawn_app_with_outbound(
+    outbound: OutboundConfig,
+    ai: Option<parley_engine::ai::AiRuntime>,
+) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = spawn_engine_with(
+        dir.path(),
+        HttpConfig::default(),
+        Limits::default(),
+        ai.map(Arc::new),
+        None,
+        None,
+        outbound,
+    )
+    .await;
+    app._dir = Some(dir);
+    app
+}
+
 async fn spawn_engine(
     data_dir: &std::path::Path,
     http: HttpConfig,
@@ -100,6 +130,27 @@ async fn spawn_engine(
     ai: Option<Arc<parley_engine::ai::AiRuntime>>,
     vault: Option<parley_guard::Keyring>,
     embeddings: Option<EmbeddingConfig>,
+) -> TestApp {
+    spawn_engine_with(
+        data_dir,
+        http,
+        limits,
+        ai,
+        vault,
+        embeddings,
+        test_outbound(),
+    )
+    .await
+}
+
+async fn spawn_engine_with(
+    data_dir: &std::path::Path,
+    http: HttpConfig,
+    limits: Limits,
+    ai: Option<Arc<parley_engine::ai::AiRuntime>>,
+    vault: Option<parley_guard::Keyring>,
+    embeddings: Option<EmbeddingConfig>,
+    outbound: OutboundConfig,
 ) -> TestApp {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(data_dir).await.unwrap());
     let ws = store.default_workspace().await.unwrap();
@@ -116,7 +167,9 @@ async fn spawn_engine(
         knowledge = knowledge.with_embeddings(embeddings).unwrap();
     }
     let knowledge = Arc::new(knowledge);
-    let mut engine = Engine::new(store.clone(), limits).with_knowledge(knowledge.clone());
+    let mut engine = Engine::new(store.clone(), limits)
+        .with_knowledge(knowledge.clone())
+        .with_outbound(OutboundHttp::new(outbound).unwrap());
     if let Some(ai) = ai {
         engine = engine.with_ai(ai);
     }
