@@ -139,7 +139,10 @@ mod tests {
     #[test]
     fn names_lose_control_characters_like_messages_do() {
         assert_eq!(clean_name("  Shop\u{0}bot \n"), "Shopbot");
-        assert_eq!(clean_name("Two\nlines\tand\u{7}bell"), "Two lines and bell");
+        assert_eq!(
+            clean_name("Two\nlines\tand\u{7} bell"),
+            "Two lines and bell"
+        );
         assert_eq!(clean_name("\u{0}"), "");
         assert_eq!(clean_text(" a\u{0}b\nc\r "), "ab\nc");
         let (name, _) =

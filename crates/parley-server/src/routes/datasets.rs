@@ -133,11 +133,13 @@ async fn search(
 ///
 /// Adds documents three ways. JSON `{"title", "text", "url"?}`: one record (201, the
 /// record). JSON `{"url"}`: the page is fetched once (size and time limited, HTML turned
-/// into text; 422 with `details.reason: "url_unreachable"` when it cannot be). Multipart
-/// `file` fields (.txt, .md, .html, .pdf, or .csv/.json of Q&A pairs; 415 for other types,
-/// 413 over `max_upload_bytes`): a record per document, one per pair for Q&A files. A file
-/// or URL added again replaces its earlier records, or changes nothing when its content is
-/// the same (`status: "unchanged"`, 200).
+/// into text; 422 with `details.reason: "url_unreachable"` when it cannot be, or
+/// `"url_refused"` when its address or a redirect's is not public and not allowed by
+/// `[outbound] allow_private_networks`). Multipart `file` fields (.txt, .md, .html, .pdf,
+/// or .csv/.json of Q&A pairs; 415 for other types, 413 over `max_upload_bytes`; only each
+/// file name's bounded base name is kept): a record per document, one per pair for Q&A
+/// files. A file or URL added again replaces its earlier records, or changes nothing when
+/// its content is the same (`status: "unchanged"`, 200).
 #[utoipa::path(post, path = "/api/v1/datasets/{dataset_id}/records", tag = "datasets",
     params(("dataset_id" = Uuid, Path)),
     request_body(content = RecordInput, description = "JSON, or `multipart/form-data` with one or more files"),
