@@ -16,6 +16,7 @@ mod handoff;
 mod helpers;
 mod keywords;
 mod knowledge;
+mod limits;
 mod process;
 mod system;
 mod widget;
