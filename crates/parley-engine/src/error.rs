@@ -34,6 +34,15 @@ pub enum EngineError {
     /// (`[guard] pii_keys`).
     #[error("the server has no PII vault keys configured ([guard] pii_keys)")]
     VaultNotConfigured,
+    /// The conversation took more messages than its rate allows (`Limits::conversation_messages`).
+    #[error("too many messages in this conversation; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    /// The conversation holds `limit` user messages, the most it may
+    /// (`Limits::max_messages_per_conversation`).
+    #[error(
+        "this conversation has reached its limit of {limit} messages; start a new conversation"
+    )]
+    ConversationFull { limit: u32 },
     /// A sealed original did not open (its key is no longer configured, or it was altered).
     #[error(transparent)]
     Vault(#[from] parley_guard::VaultError),
@@ -56,6 +65,8 @@ impl EngineError {
             | EngineError::OriginNotAllowed { .. }
             | EngineError::Matcher(_)
             | EngineError::VaultNotConfigured
+            | EngineError::RateLimited { .. }
+            | EngineError::ConversationFull { .. }
             | EngineError::Vault(_) => false,
         }
     }

@@ -37,12 +37,29 @@ use crate::Engine;
 pub struct Limits {
     /// Longest message text accepted, in characters.
     pub max_message_chars: usize,
+    /// User messages one conversation may take (`send`, `complete` and every channel over
+    /// them), whoever sends them; over it, 429 with the wait. Kept in process memory.
+    pub conversation_messages: crate::rate::Rate,
+    /// User messages a conversation may hold in all; 0: no cap. At the cap the conversation
+    /// refuses new messages (409 `conversation_full`) and stores nothing.
+    pub max_messages_per_conversation: u32,
 }
+
+/// User messages per conversation and minute unless configured (a person types far slower).
+pub const DEFAULT_CONVERSATION_MESSAGES: crate::rate::Rate = crate::rate::Rate {
+    per_minute: 60,
+    burst: 20,
+};
+
+/// User messages one conversation may hold unless configured.
+pub const DEFAULT_MAX_MESSAGES_PER_CONVERSATION: u32 = 1000;
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_message_chars: 4096,
+            conversation_messages: DEFAULT_CONVERSATION_MESSAGES,
+            max_messages_per_conversation: DEFAULT_MAX_MESSAGES_PER_CONVERSATION,
         }
     }
 }
@@ -373,6 +390,7 @@ mod tests {
     fn refuses_empty_and_too_long_text() {
         let limits = Limits {
             max_message_chars: 5,
+            ..Limits::default()
         };
         assert!(check_text(&limits, " \n ").is_err());
         assert!(check_text(&limits, "\u{0}\u{7}").is_err());

@@ -27,6 +27,7 @@ pub mod handoff;
 pub mod knowledge;
 pub mod locks;
 pub mod outbound;
+pub mod rate;
 pub mod render;
 pub mod route;
 pub mod timing;
@@ -50,7 +51,7 @@ use uuid::Uuid;
 pub use bus::EventBus;
 pub use cache::CompiledBot;
 pub use error::{EngineError, Result};
-pub use guard::Limits;
+pub use guard::{Limits, DEFAULT_CONVERSATION_MESSAGES, DEFAULT_MAX_MESSAGES_PER_CONVERSATION};
 pub use route::{Effects, Reply, Responder, Services, TurnContext, UserInput};
 pub use widget::WidgetBot;
 
@@ -94,6 +95,8 @@ pub struct Engine {
     bots: BotCache,
     locks: ConversationLocks,
     limits: Limits,
+    /// User messages per conversation (`Limits::conversation_messages`).
+    conversation_rate: rate::KeyedLimit<Uuid>,
     chain: Vec<Box<dyn Responder>>,
     bus: EventBus,
     /// Seals PII originals for bots that keep them; `None`: originals are always dropped.
@@ -133,6 +136,7 @@ impl Engine {
             store,
             bots: BotCache::default(),
             locks: ConversationLocks::default(),
+            conversation_rate: rate::KeyedLimit::new(limits.conversation_messages),
             limits,
             chain,
             bus: EventBus::default(),
@@ -264,8 +268,10 @@ impl Engine {
     /// `send`: stores the user's message, durable once this returns; no reply yet.
     pub async fn send(&self, ws: Uuid, conversation_id: Uuid, inbound: Inbound) -> Result<Message> {
         let inbound = self.guard(inbound)?;
+        self.count_message(conversation_id)?;
         let turn = self.locks.lock(conversation_id).await;
         let state = self.state(ws, conversation_id).await?;
+        self.check_message_cap(&state).await?;
         let bot = self.bot_of(ws, &state).await?;
         let user = self.user_message(&state, &bot, &inbound)?;
         let committed = self
@@ -311,6 +317,7 @@ impl Engine {
         let timings = &self.services.timings;
         let _whole = timings.start(Stage::Turn);
         let inbound = self.guard(inbound)?;
+        self.count_message(conversation_id)?;
         let turn = {
             let _t = timings.start(Stage::LockWait);
             self.locks.lock(conversation_id).await
@@ -318,6 +325,7 @@ impl Engine {
         let (state, bot) = {
             let _t = timings.start(Stage::Load);
             let state = self.state(ws, conversation_id).await?;
+            self.check_message_cap(&state).await?;
             let bot = self.bot_of(ws, &state).await?;
             (state, bot)
         };
@@ -568,6 +576,35 @@ impl Engine {
     /// The user's message as it will be stored, screened by the guard (PII masked, and
     /// sealed when the bot keeps originals; scores and language in `meta`); a button answer
     /// must name an offered button.
+    /// Counts a user message against its conversation's rate, before anything waits for the
+    /// lock or is stored: over it, `RateLimited` with the wait.
+    fn count_message(&self, conversation_id: Uuid) -> Result<()> {
+        self.conversation_rate
+            .check(&conversation_id)
+            .map_err(|wait| EngineError::RateLimited {
+                retry_after_secs: rate::whole_seconds(wait),
+            })
+    }
+
+    /// Refuses a new user message once the conversation holds
+    /// `Limits::max_messages_per_conversation` of them. Under the turn's lock, so two
+    /// messages cannot both take the last place. Counted only when the conversation has at
+    /// least that many messages of any kind, so the hot path pays nothing before then.
+    async fn check_message_cap(&self, state: &TurnState) -> Result<()> {
+        let cap = self.limits.max_messages_per_conversation;
+        if cap == 0 || state.last_seq < i64::from(cap) {
+            return Ok(());
+        }
+        let users = self
+            .store
+            .count_user_messages(state.conversation.id, 0, state.last_seq)
+            .await?;
+        if users >= i64::from(cap) {
+            return Err(EngineError::ConversationFull { limit: cap });
+        }
+        Ok(())
+    }
+
     fn user_message(
         &self,
         state: &TurnState,

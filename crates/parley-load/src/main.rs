@@ -13,6 +13,8 @@
 //! ```text
 //! cargo build --release -p parley
 //! cargo run --release -p parley-load -- --spawn target/release/parley --duration 10
+//! PARLEY_CONVERSATION_MESSAGES_PER_MINUTE=0 PARLEY_MAX_MESSAGES_PER_CONVERSATION=0 \
+//!     PARLEY_MAX_CONNECTIONS=10000 parley serve    # a server for --url (as --spawn does)
 //! cargo run --release -p parley-load -- --url http://127.0.0.1:8080 --key pk_... --json
 //! cargo run --release -p parley-load --            # baseline only
 //! ```

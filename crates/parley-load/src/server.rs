@@ -53,6 +53,12 @@ impl SpawnedParley {
             .arg("--data-dir")
             .arg(&data_dir)
             .env("PARLEY_ADMIN_KEY", &key)
+            // The workers drive each conversation far faster than a person and may open
+            // thousands of connections: no per-conversation rate or message cap, and room
+            // for every worker's connection.
+            .env("PARLEY_CONVERSATION_MESSAGES_PER_MINUTE", "0")
+            .env("PARLEY_MAX_MESSAGES_PER_CONVERSATION", "0")
+            .env("PARLEY_MAX_CONNECTIONS", "10000")
             .stdin(Stdio::null())
             .stdout(log_file)
             .stderr(log_err)

@@ -28,9 +28,20 @@ pub enum ApiError {
     /// 403 for a web page whose origin is not in the bot's `widget.allowed_origins`.
     #[error("{}", origin_refusal(.origin.as_deref()))]
     OriginNotAllowed { origin: Option<String> },
-    /// 429, with `Retry-After` in whole seconds.
-    #[error("too many requests from this address; try again in {retry_after_secs} s")]
-    RateLimited { retry_after_secs: u64 },
+    /// 429, with `Retry-After` in whole seconds; `limit` says which limit was reached.
+    #[error("{}; try again in {retry_after_secs} s", .limit.sentence())]
+    RateLimited {
+        retry_after_secs: u64,
+        limit: RateLimit,
+    },
+    /// 409: the conversation holds as many user messages as it may.
+    #[error(
+        "this conversation has reached its limit of {limit} messages; start a new conversation"
+    )]
+    ConversationFull { limit: u32 },
+    /// 408: the request body did not arrive in time.
+    #[error("{0}")]
+    RequestTimeout(String),
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -61,6 +72,8 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::OriginNotAllowed { .. } => StatusCode::FORBIDDEN,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::ConversationFull { .. } => StatusCode::CONFLICT,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_)
@@ -81,6 +94,8 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::OriginNotAllowed { .. } => "forbidden",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::ConversationFull { .. } => "conversation_full",
+            ApiError::RequestTimeout(_) => "request_timeout",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Validation(_)
@@ -107,15 +122,59 @@ impl ApiError {
             ApiError::OriginNotAllowed { origin } => {
                 json!({ "reason": "origin_not_allowed", "origin": origin })
             }
-            ApiError::RateLimited { retry_after_secs } => {
-                json!({ "retry_after_seconds": retry_after_secs })
+            ApiError::RateLimited {
+                retry_after_secs,
+                limit,
+            } => {
+                json!({ "retry_after_seconds": retry_after_secs, "limit": limit.name() })
             }
+            ApiError::ConversationFull { limit } => json!({ "limit": limit }),
             _ => json!({}),
         }
     }
 
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> ApiError {
         ApiError::Validation(ValidationError::single(field, message))
+    }
+
+    /// The `Retry-After` this error's answer carries, in seconds.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::RateLimited {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            ApiError::Unavailable(_) => Some(1),
+            _ => None,
+        }
+    }
+}
+
+/// Which rate limit a 429 is about (`details.limit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimit {
+    /// Widget conversation starts per client address.
+    WidgetStarts,
+    /// User messages per conversation.
+    Conversation,
+    /// User messages per client address (conversation tokens).
+    Client,
+}
+
+impl RateLimit {
+    pub fn name(self) -> &'static str {
+        match self {
+            RateLimit::WidgetStarts => "widget_starts",
+            RateLimit::Conversation => "conversation",
+            RateLimit::Client => "client",
+        }
+    }
+
+    fn sentence(self) -> &'static str {
+        match self {
+            RateLimit::WidgetStarts => "too many conversations started from this address",
+            RateLimit::Conversation => "too many messages in this conversation",
+            RateLimit::Client => "too many messages from this address",
+        }
     }
 }
 
@@ -136,6 +195,11 @@ impl From<EngineError> for ApiError {
             EngineError::VaultNotConfigured => ApiError::Unavailable(
                 "this server has no PII vault keys configured ([guard] pii_keys), so sealed originals cannot be opened".into(),
             ),
+            EngineError::RateLimited { retry_after_secs } => ApiError::RateLimited {
+                retry_after_secs,
+                limit: RateLimit::Conversation,
+            },
+            EngineError::ConversationFull { limit } => ApiError::ConversationFull { limit },
             EngineError::Vault(v) => {
                 tracing::error!(error = %v, "a sealed PII original did not open");
                 ApiError::Internal(format!("the sealed original could not be opened: {v}"))
@@ -207,13 +271,9 @@ impl IntoResponse for ApiError {
             }
         });
         let mut resp = (status, axum::Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(secs) = self.retry_after() {
             resp.headers_mut()
-                .insert("retry-after", HeaderValue::from_static("1"));
-        }
-        if let ApiError::RateLimited { retry_after_secs } = self {
-            resp.headers_mut()
-                .insert("retry-after", HeaderValue::from(retry_after_secs));
+                .insert("retry-after", HeaderValue::from(secs));
         }
         resp
     }

@@ -51,6 +51,8 @@ where
                     ApiError::PayloadTooLarge(
                         "the request body is larger than this server accepts".into(),
                     )
+                } else if let Some(t) = crate::body::timed_out(&e) {
+                    ApiError::RequestTimeout(t.to_string())
                 } else {
                     ApiError::BadRequest(format!("the request body could not be read: {e}"))
                 }

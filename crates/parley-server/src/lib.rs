@@ -3,6 +3,8 @@
 //! engine function and wrap the result; no SQL and no business rules live here.
 
 pub mod auth;
+mod body;
+mod conn;
 pub mod error;
 pub mod extract;
 mod metrics;
@@ -10,13 +12,13 @@ mod routes;
 pub mod widget;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use parley_engine::rate::Rate;
 use parley_engine::Engine;
 use serde::Serialize;
 use tokio::net::TcpListener;
@@ -45,6 +47,19 @@ pub struct HttpConfig {
     /// Largest document accepted by the dataset record routes (a file upload or a JSON
     /// record; 413 above it).
     pub max_upload_bytes: usize,
+    /// User messages one client address may send with conversation tokens, across its
+    /// conversations (API keys are limited per conversation only, by the engine).
+    pub client_messages: Rate,
+    /// Time a client has to send a request's whole head (line and headers); also how long
+    /// an idle keep-alive connection stays open.
+    pub header_read_timeout: std::time::Duration,
+    /// Time a request's body has to arrive whole, from when its head was read.
+    pub body_read_timeout: std::time::Duration,
+    /// Connections open at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// Serve `GET /metrics` on this (the API) listener. Off: `/metrics` is only on the
+    /// listener given to [`serve_metrics`], if any.
+    pub metrics_public: bool,
 }
 
 /// `max_upload_bytes` unless configured: 10 MiB, as `parley-kb` accepts.
@@ -52,6 +67,22 @@ pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
 
 /// Widget conversation starts per client address and minute, unless configured.
 pub const DEFAULT_WIDGET_STARTS_PER_MINUTE: u32 = 10;
+
+/// User messages per client address (conversation tokens) unless configured.
+pub const DEFAULT_CLIENT_MESSAGES: Rate = Rate {
+    per_minute: 120,
+    burst: 60,
+};
+
+/// `header_read_timeout` unless configured.
+pub const DEFAULT_HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `body_read_timeout` unless configured.
+pub const DEFAULT_BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `max_connections` unless configured: room under the usual 1,024 descriptors a process
+/// may open, next to the database's and the search index's.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 
 impl Default for HttpConfig {
     fn default() -> Self {
@@ -61,6 +92,11 @@ impl Default for HttpConfig {
             widget_starts_per_minute: DEFAULT_WIDGET_STARTS_PER_MINUTE,
             client_ip_header: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            client_messages: DEFAULT_CLIENT_MESSAGES,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            metrics_public: false,
         }
     }
 }
@@ -73,6 +109,10 @@ pub struct AppState {
     pub http: Arc<HttpConfig>,
     /// Widget conversation starts per client address.
     pub widget_starts: Arc<widget::StartLimiter>,
+    /// User messages per client address (conversation tokens).
+    pub client_messages: Arc<widget::ClientLimiter>,
+    /// Request counts and timings, shared by the API listener and the metrics one.
+    metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
@@ -90,11 +130,13 @@ impl AppState {
             })
             .await?;
         Ok(AppState {
+            metrics: Arc::new(metrics::Metrics::new(engine.timings())),
             engine,
             tokens: TokenKeys::new(&secret),
             widget_starts: Arc::new(widget::StartLimiter::per_minute(
                 http.widget_starts_per_minute,
             )),
+            client_messages: Arc::new(widget::ClientLimiter::new(http.client_messages)),
             http: Arc::new(http),
         })
     }
@@ -141,31 +183,47 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(widget::browser_cors(Some(state.engine.clone())));
     let max_body = state.http.max_body_bytes;
-    let metrics = Arc::new(metrics::Metrics::new(state.engine.timings()));
-    api.route(
-        "/openapi.json",
-        axum::routing::get(move || {
-            let doc = openapi.clone();
-            async move { axum::Json(doc.as_ref().clone()) }
-        }),
-    )
-    .fallback(|| async { ApiError::NotFound("no such route".into()) })
-    .method_not_allowed_fallback(method_not_allowed)
-    .merge(browser)
-    .route(
-        "/metrics",
-        axum::routing::get(metrics::serve).with_state(metrics.clone()),
-    )
-    .layer(DefaultBodyLimit::max(max_body))
-    .route_layer(axum::middleware::from_fn_with_state(
-        metrics,
-        metrics::track,
-    ))
-    .layer(CatchPanicLayer::custom(|_| {
-        ApiError::Internal("an internal error occurred; it has been logged".into()).into_response()
-    }))
-    .layer(TraceLayer::new_for_http())
-    .with_state(state)
+    let metrics = state.metrics.clone();
+    let mut app = api
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let doc = openapi.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .method_not_allowed_fallback(method_not_allowed)
+        .merge(browser);
+    if state.http.metrics_public {
+        app = app.route(
+            "/metrics",
+            axum::routing::get(metrics::serve).with_state(metrics.clone()),
+        );
+    }
+    app.layer(DefaultBodyLimit::max(max_body))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.http.clone(),
+            body::guard,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            metrics,
+            metrics::track,
+        ))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::Internal("an internal error occurred; it has been logged".into())
+                .into_response()
+        }))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// `GET /metrics` alone, for a listener of its own (`metrics_listen`).
+pub fn metrics_router(state: &AppState) -> Router {
+    Router::new()
+        .route("/metrics", axum::routing::get(metrics::serve))
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .with_state(state.metrics.clone())
 }
 
 async fn method_not_allowed() -> ApiError {
@@ -213,17 +271,32 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(expire_idle_flows(state.engine.clone()));
     let indexer = tokio::spawn(index_pending_records(state.engine.clone()));
-    // The peer address feeds the widget's per-address rate limit.
-    let served = axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    let limits = conn::ConnLimits {
+        header_read_timeout: state.http.header_read_timeout,
+        max_connections: state.http.max_connections,
+    };
+    let served = conn::run(listener, router(state), limits, shutdown).await;
     sweeper.abort();
     indexer.abort();
     served
 }
+
+/// Serves `GET /metrics` alone on `listener` (a private address for Prometheus) until
+/// `shutdown` completes.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    state: &AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let limits = conn::ConnLimits {
+        header_read_timeout: state.http.header_read_timeout,
+        max_connections: METRICS_CONNECTIONS,
+    };
+    conn::run(listener, metrics_router(state), limits, shutdown).await
+}
+
+/// Connections the metrics listener takes at once (scrapers, not the public).
+const METRICS_CONNECTIONS: usize = 16;
 
 /// How often idle flows are looked for.
 const EXPIRY_SWEEP: std::time::Duration = std::time::Duration::from_secs(30);

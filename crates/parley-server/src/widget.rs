@@ -5,7 +5,6 @@
 //! credential a browser ever holds; none of this reads a cookie.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,14 +12,14 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, ORIGIN};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
-use governor::clock::Clock;
-use governor::{DefaultKeyedRateLimiter, Quota};
 use parley_core::PageOrigin;
+use parley_engine::rate::{whole_seconds, KeyedLimit, Rate};
 use parley_engine::Engine;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::auth::Caller;
+use crate::error::{ApiError, RateLimit};
 use crate::AppState;
 
 /// Where a widget request comes from. A browser names the page's origin in `Origin` on
@@ -74,38 +73,62 @@ impl FromRequestParts<AppState> for ClientIp {
 /// (`governor`) cell per address, refilling evenly over the minute. IPv6 addresses count
 /// by their /64, since one household or phone holds a whole /64.
 pub struct StartLimiter {
-    limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
-    checks: AtomicU64,
+    limit: KeyedLimit<IpAddr>,
 }
-
-/// Forget idle addresses every this many checks, so the table stays small.
-const SWEEP_EVERY: u64 = 1024;
 
 impl StartLimiter {
     /// `per_minute` starts per address, all of them usable at once; 0 turns the limit off.
     pub fn per_minute(per_minute: u32) -> StartLimiter {
         StartLimiter {
-            limiter: std::num::NonZeroU32::new(per_minute)
-                .map(|n| DefaultKeyedRateLimiter::keyed(Quota::per_minute(n))),
-            checks: AtomicU64::new(0),
+            limit: KeyedLimit::new(Rate {
+                per_minute,
+                burst: per_minute,
+            }),
         }
     }
 
     /// Counts one start from `ip`; 429 with the wait when the address is over its quota.
     pub fn check(&self, ip: IpAddr) -> Result<(), ApiError> {
-        let Some(limiter) = &self.limiter else {
-            return Ok(());
-        };
-        if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
-            limiter.retain_recent();
-            limiter.shrink_to_fit();
-        }
-        limiter.check_key(&rate_key(ip)).map_err(|not_until| {
-            let wait = not_until.wait_time_from(limiter.clock().now());
-            ApiError::RateLimited {
+        self.limit
+            .check(&rate_key(ip))
+            .map_err(|wait| ApiError::RateLimited {
                 retry_after_secs: whole_seconds(wait),
-            }
-        })
+                limit: RateLimit::WidgetStarts,
+            })
+    }
+}
+
+/// How many user messages one client address may send with conversation tokens (the
+/// credential anyone can get from a widget), across all its conversations. API keys are
+/// the operator's own integrations, often many users behind one address: they are limited
+/// per conversation only (by the engine).
+pub struct ClientLimiter {
+    limit: KeyedLimit<IpAddr>,
+}
+
+impl ClientLimiter {
+    pub fn new(rate: Rate) -> ClientLimiter {
+        ClientLimiter {
+            limit: KeyedLimit::new(rate),
+        }
+    }
+
+    /// Counts one message from `caller` at `ip`; 429 with the wait over the quota.
+    pub fn check(&self, caller: &Caller, ip: ClientIp) -> Result<(), ApiError> {
+        match caller {
+            Caller::Key { .. } => Ok(()),
+            Caller::Conversation { .. } => self.check_ip(ip.0),
+        }
+    }
+
+    /// Counts one message from a conversation token's client at `ip`.
+    pub fn check_ip(&self, ip: IpAddr) -> Result<(), ApiError> {
+        self.limit
+            .check(&rate_key(ip))
+            .map_err(|wait| ApiError::RateLimited {
+                retry_after_secs: whole_seconds(wait),
+                limit: RateLimit::Client,
+            })
     }
 }
 
@@ -120,10 +143,6 @@ fn rate_key(ip: IpAddr) -> IpAddr {
             }
         },
     }
-}
-
-fn whole_seconds(d: Duration) -> u64 {
-    (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
 }
 
 /// CORS for the routes a widget calls from another site: `/api/v1/widget/{bot_id}/…` and
@@ -225,7 +244,9 @@ mod tests {
         assert!(limiter.check(a).is_ok());
         assert!(limiter.check(a).is_ok());
         match limiter.check(a) {
-            Err(ApiError::RateLimited { retry_after_secs }) => {
+            Err(ApiError::RateLimited {
+                retry_after_secs, ..
+            }) => {
                 assert!((1..=30).contains(&retry_after_secs))
             }
             other => panic!("{other:?}"),

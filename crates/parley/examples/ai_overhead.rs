@@ -267,13 +267,22 @@ async fn main() {
     auth::ensure_key(store.as_ref(), ws.id, "bench", KEY)
         .await
         .unwrap();
-    let engine = Engine::new(store.clone(), Limits::default()).with_ai(Arc::new(AiRuntime::new(
+    // A load generator drives each conversation far faster than a person, and reads
+    // `/metrics` on the API listener: rate limits and the message cap off, metrics on.
+    let limits = Limits {
+        conversation_messages: parley_engine::rate::Rate::OFF,
+        max_messages_per_conversation: 0,
+        ..Limits::default()
+    };
+    let engine = Engine::new(store.clone(), limits).with_ai(Arc::new(AiRuntime::new(
         Arc::new(providers),
         PriceTable::new(),
     )));
-    let state = AppState::new(Arc::new(engine), HttpConfig::default())
-        .await
-        .unwrap();
+    let http = HttpConfig {
+        metrics_public: true,
+        ..HttpConfig::default()
+    };
+    let state = AppState::new(Arc::new(engine), http).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(parley_server::serve(

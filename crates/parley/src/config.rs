@@ -35,6 +35,29 @@ pub struct Config {
     /// Behind a reverse proxy: the header it sets to the client's address (`X-Real-IP`,
     /// `X-Forwarded-For`: the last address in it counts). Unset: the TCP peer counts.
     pub client_ip_header: Option<String>,
+    /// User messages one conversation may take per minute, whoever sends them (0: no
+    /// limit); `conversation_message_burst` of them at once. Over it: 429 with `Retry-After`.
+    pub conversation_messages_per_minute: u32,
+    pub conversation_message_burst: u32,
+    /// User messages one client address may send per minute with conversation tokens,
+    /// across its conversations (0: no limit); `client_message_burst` at once. API keys are
+    /// limited per conversation only.
+    pub client_messages_per_minute: u32,
+    pub client_message_burst: u32,
+    /// User messages one conversation may hold (0: no cap); past it, 409
+    /// `conversation_full`.
+    pub max_messages_per_conversation: u32,
+    /// Time a client has to send a request's head (also an idle keep-alive's life), in ms.
+    pub header_read_timeout_ms: u64,
+    /// Time a request's body has to arrive whole, in ms (408 after it).
+    pub body_read_timeout_ms: u64,
+    /// Connections open at once; more wait to be accepted (each is a file descriptor).
+    pub max_connections: usize,
+    /// A second listener serving only `GET /metrics` (e.g. `127.0.0.1:9100`) for
+    /// Prometheus. Unset: no metrics listener.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Serve `GET /metrics` on the API listener too (off by default: it is public there).
+    pub metrics_public: bool,
     /// SQLite's `synchronous`: `full` (default: commits are on disk before they are
     /// acknowledged) or `normal` (they survive a process kill, not a power cut).
     pub sqlite_synchronous: parley_store::Synchronous,
@@ -173,6 +196,15 @@ struct Defaults {
     max_message_chars: usize,
     token_ttl_seconds: i64,
     widget_starts_per_minute: u32,
+    conversation_messages_per_minute: u32,
+    conversation_message_burst: u32,
+    client_messages_per_minute: u32,
+    client_message_burst: u32,
+    max_messages_per_conversation: u32,
+    header_read_timeout_ms: u64,
+    body_read_timeout_ms: u64,
+    max_connections: usize,
+    metrics_public: bool,
     sqlite_synchronous: String,
     log: String,
     ai_cache_ttl_seconds: u64,
@@ -188,11 +220,25 @@ impl Default for Defaults {
             max_message_chars: 4096,
             token_ttl_seconds: 24 * 3600,
             widget_starts_per_minute: parley_server::DEFAULT_WIDGET_STARTS_PER_MINUTE,
+            conversation_messages_per_minute: parley_engine::DEFAULT_CONVERSATION_MESSAGES
+                .per_minute,
+            conversation_message_burst: parley_engine::DEFAULT_CONVERSATION_MESSAGES.burst,
+            client_messages_per_minute: parley_server::DEFAULT_CLIENT_MESSAGES.per_minute,
+            client_message_burst: parley_server::DEFAULT_CLIENT_MESSAGES.burst,
+            max_messages_per_conversation: parley_engine::DEFAULT_MAX_MESSAGES_PER_CONVERSATION,
+            header_read_timeout_ms: duration_ms(parley_server::DEFAULT_HEADER_READ_TIMEOUT),
+            body_read_timeout_ms: duration_ms(parley_server::DEFAULT_BODY_READ_TIMEOUT),
+            max_connections: parley_server::DEFAULT_MAX_CONNECTIONS,
+            metrics_public: false,
             sqlite_synchronous: "full".into(),
             log: "info".into(),
             ai_cache_ttl_seconds: 0,
         }
     }
+}
+
+fn duration_ms(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Values given as flags; only those set override the other layers.
@@ -243,6 +289,15 @@ impl Config {
         }
         if !(60..=30 * 24 * 3600).contains(&self.token_ttl_seconds) {
             bail!("token_ttl_seconds must be between 60 and 2592000");
+        }
+        if !(100..=600_000).contains(&self.header_read_timeout_ms) {
+            bail!("header_read_timeout_ms must be between 100 and 600000");
+        }
+        if !(100..=3_600_000).contains(&self.body_read_timeout_ms) {
+            bail!("body_read_timeout_ms must be between 100 and 3600000");
+        }
+        if !(1..=1_000_000).contains(&self.max_connections) {
+            bail!("max_connections must be between 1 and 1000000");
         }
         if let Some(name) = &self.client_ip_header {
             if parley_server::HeaderName::from_bytes(name.trim().as_bytes()).is_err() {
@@ -305,6 +360,36 @@ impl Config {
             timeout: std::time::Duration::from_millis(o.timeout_ms),
             max_response_bytes: o.max_response_bytes,
         })
+    /// The engine's limits on what users send.
+    pub fn engine_limits(&self) -> parley_engine::Limits {
+        parley_engine::Limits {
+            max_message_chars: self.max_message_chars,
+            conversation_messages: parley_engine::rate::Rate {
+                per_minute: self.conversation_messages_per_minute,
+                burst: self.conversation_message_burst,
+            },
+            max_messages_per_conversation: self.max_messages_per_conversation,
+        }
+    }
+
+    /// The HTTP edge's settings.
+    pub fn http(&self) -> parley_server::HttpConfig {
+        use std::time::Duration;
+        parley_server::HttpConfig {
+            max_body_bytes: self.max_body_bytes,
+            token_ttl: chrono::Duration::seconds(self.token_ttl_seconds),
+            widget_starts_per_minute: self.widget_starts_per_minute,
+            client_ip_header: self.client_ip_header(),
+            max_upload_bytes: self.max_upload_bytes,
+            client_messages: parley_engine::rate::Rate {
+                per_minute: self.client_messages_per_minute,
+                burst: self.client_message_burst,
+            },
+            header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
+            body_read_timeout: Duration::from_millis(self.body_read_timeout_ms),
+            max_connections: self.max_connections,
+            metrics_public: self.metrics_public,
+        }
     }
 
     /// The client address header as the server takes it (checked by `validate`).
@@ -425,6 +510,40 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(err.contains("client_ip_header"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn edge_limits_have_safe_defaults_and_are_read() {
+        figment::Jail::expect_with(|jail| {
+            let c = Config::load(None, FlagOverrides::default()).map_err(|e| e.to_string())?;
+            let http = c.http();
+            assert!(!http.metrics_public, "metrics are not public by default");
+            assert!(c.metrics_listen.is_none());
+            assert_eq!(http.header_read_timeout.as_secs(), 10);
+            assert_eq!(http.max_connections, 512);
+            assert_eq!(http.client_messages.per_minute, 120);
+            let limits = c.engine_limits();
+            assert_eq!(limits.conversation_messages.per_minute, 60);
+            assert_eq!(limits.max_messages_per_conversation, 1000);
+            jail.create_file(
+                "p.toml",
+                "conversation_messages_per_minute = 0\nmax_connections = 8\n\
+                 metrics_listen = \"127.0.0.1:9100\"\n",
+            )?;
+            jail.set_env("PARLEY_BODY_READ_TIMEOUT_MS", "1500");
+            let c = Config::load(Some(Path::new("p.toml")), FlagOverrides::default())
+                .map_err(|e| e.to_string())?;
+            assert_eq!(c.engine_limits().conversation_messages.per_minute, 0);
+            assert_eq!(c.http().max_connections, 8);
+            assert_eq!(c.http().body_read_timeout.as_millis(), 1500);
+            assert_eq!(c.metrics_listen.map(|a| a.port()), Some(9100));
+            jail.set_env("PARLEY_HEADER_READ_TIMEOUT_MS", "5");
+            let err = Config::load(None, FlagOverrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("header_read_timeout_ms"), "{err}");
             Ok(())
         });
     }

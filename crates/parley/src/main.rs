@@ -15,8 +15,8 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use parley_core::{BotDefinition, Role};
 use parley_engine::knowledge::{Knowledge, KnowledgeError, KnowledgeLimits};
-use parley_engine::{Engine, EngineError, Limits};
-use parley_server::{auth, AppState, HttpConfig};
+use parley_engine::{Engine, EngineError};
+use parley_server::{auth, AppState};
 use parley_store::{ImportOutcome, SqliteStore, Store};
 use secrecy::ExposeSecret;
 use tracing_subscriber::EnvFilter;
@@ -240,13 +240,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .context("setting up the knowledge-base embeddings client")?;
     }
     let knowledge = Arc::new(knowledge);
-    let mut engine = Engine::new(
-        store.clone(),
-        Limits {
-            max_message_chars: config.max_message_chars,
-        },
-    )
-    .with_knowledge(knowledge);
+    let mut engine = Engine::new(store.clone(), config.engine_limits()).with_knowledge(knowledge);
     let outbound = config.outbound()?;
     if !outbound.allow_private_networks.is_empty() {
         tracing::info!(networks = ?outbound.allow_private_networks, "outbound requests may reach these private networks");
@@ -546,17 +540,7 @@ async fn serve(config: Config, engine: Arc<Engine>, demo: bool) -> anyhow::Resul
             bot.name
         );
     }
-    let state = AppState::new(
-        engine,
-        HttpConfig {
-            max_body_bytes: config.max_body_bytes,
-            token_ttl: chrono::Duration::seconds(config.token_ttl_seconds),
-            widget_starts_per_minute: config.widget_starts_per_minute,
-            client_ip_header: config.client_ip_header(),
-            max_upload_bytes: config.max_upload_bytes,
-        },
-    )
-    .await?;
+    let state = AppState::new(engine, config.http()).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -569,7 +553,35 @@ async fn serve(config: Config, engine: Arc<Engine>, demo: bool) -> anyhow::Resul
         println!("Try the web widget: http://{addr}/demo");
     }
     tracing::info!(%addr, "listening");
-    parley_server::serve(listener, state, shutdown_signal()).await?;
+    // One shutdown signal for both listeners.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let metrics = match config.metrics_listen {
+        Some(at) => {
+            let listener = tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("binding the metrics listener {at}"))?;
+            let at = listener.local_addr()?;
+            println!("Metrics for Prometheus: http://{at}/metrics");
+            tracing::info!(%at, "metrics listening");
+            let (state, stop) = (state.clone(), stop.clone());
+            Some(tokio::spawn(async move {
+                parley_server::serve_metrics(listener, &state, stop.cancelled_owned()).await
+            }))
+        }
+        None => None,
+    };
+    tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            shutdown_signal().await;
+            stop.cancel();
+        }
+    });
+    parley_server::serve(listener, state, stop.clone().cancelled_owned()).await?;
+    stop.cancel();
+    if let Some(metrics) = metrics {
+        metrics.await.context("the metrics listener")??;
+    }
     // Every acknowledged turn is already committed; dropping the store closes its pools.
     tracing::info!("stopped");
     Ok(())

@@ -23,6 +23,7 @@ use super::ListQuery;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{parse_json, ApiJson, ApiQuery, Ids};
+use crate::widget::ClientIp;
 use crate::{success, AppState};
 
 /// The routes for keys only.
@@ -191,10 +192,12 @@ async fn delete(
 async fn send(
     State(state): State<AppState>,
     caller: Caller,
+    ip: ClientIp,
     Ids(id): Ids<Uuid>,
     ApiJson(req): ApiJson<MessageRequest>,
 ) -> ApiResult<Response> {
     let ws = caller.reach(&state, id).await?;
+    state.client_messages.check(&caller, ip)?;
     let message = state
         .engine
         .send(ws, id, inbound(req.text, req.button_id)?)
@@ -229,10 +232,12 @@ async fn receive(
 async fn complete(
     State(state): State<AppState>,
     caller: Caller,
+    ip: ClientIp,
     Ids(id): Ids<Uuid>,
     ApiJson(req): ApiJson<CompleteRequest>,
 ) -> ApiResult<Response> {
     let ws = caller.reach(&state, id).await?;
+    state.client_messages.check(&caller, ip)?;
     let inbound = inbound(req.text, req.button_id)?;
     if req.stream {
         return super::live::sse_complete(&state, ws, id, inbound).await;

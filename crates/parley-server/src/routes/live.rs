@@ -22,6 +22,7 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Ids;
+use crate::widget::ClientIp;
 use crate::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -158,16 +159,19 @@ struct ClientFrame {
 async fn socket(
     State(state): State<AppState>,
     caller: Caller,
+    ip: ClientIp,
     Ids(id): Ids<Uuid>,
     upgrade: WebSocketUpgrade,
 ) -> ApiResult<Response> {
     let ws = caller.conversation(id)?;
     state.engine.get_conversation(ws, id).await?;
+    // Each message counts against the client's limit as `send` would (tokens only).
+    let client = matches!(caller, Caller::Conversation { .. }).then_some(ip.0);
     // A browser that carried its token as the `bearer.…` subprotocol must get one of the
     // protocols it offered back, or it drops the connection: `parley` is that one.
     Ok(upgrade
         .protocols(["parley"])
-        .on_upgrade(move |socket| talk(state, ws, id, socket)))
+        .on_upgrade(move |socket| talk(state, ws, id, client, socket)))
 }
 
 fn frame(value: serde_json::Value) -> WsMessage {
@@ -175,10 +179,20 @@ fn frame(value: serde_json::Value) -> WsMessage {
 }
 
 fn error_frame(e: &ApiError) -> WsMessage {
-    frame(json!({"type": "error", "error": {"code": e.code(), "message": e.to_string()}}))
+    let mut error = json!({"code": e.code(), "message": e.to_string()});
+    if let Some(secs) = e.retry_after() {
+        error["retry_after_seconds"] = json!(secs);
+    }
+    frame(json!({"type": "error", "error": error}))
 }
 
-async fn talk(state: AppState, ws: Uuid, id: Uuid, socket: WebSocket) {
+async fn talk(
+    state: AppState,
+    ws: Uuid,
+    id: Uuid,
+    client: Option<std::net::IpAddr>,
+    socket: WebSocket,
+) {
     let (mut tx, mut rx) = socket.split();
     while let Some(Ok(incoming)) = rx.next().await {
         let text = match incoming {
@@ -206,6 +220,12 @@ async fn talk(state: AppState, ws: Uuid, id: Uuid, socket: WebSocket) {
                 continue;
             }
         };
+        if let Some(Err(e)) = client.map(|ip| state.client_messages.check_ip(ip)) {
+            if tx.send(error_frame(&e)).await.is_err() {
+                break;
+            }
+            continue;
+        }
         let mut turn = spawn_turn(&state, ws, id, inbound);
         let mut open = true;
         while let Some(d) = turn.deltas.recv().await {

@@ -65,7 +65,12 @@ impl IntoResponse for OpenAiError {
         };
         let body = json!({"error": {"message": self.0.to_string(), "type": kind,
                                     "param": null, "code": self.0.code()}});
-        (status, axum::Json(body)).into_response()
+        let mut resp = (status, axum::Json(body)).into_response();
+        if let Some(secs) = self.0.retry_after() {
+            resp.headers_mut()
+                .insert("retry-after", HeaderValue::from(secs));
+        }
+        resp
     }
 }
 

@@ -88,6 +88,7 @@ async fn size_limits_are_configurable() {
         },
         Limits {
             max_message_chars: 100,
+            ..Limits::default()
         },
     )
     .await;

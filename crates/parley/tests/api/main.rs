@@ -17,6 +17,7 @@ mod helpers;
 mod keywords;
 mod knowledge;
 mod outbound;
+mod limits;
 mod process;
 mod system;
 mod widget;

@@ -38,6 +38,9 @@ impl Server {
             .arg(data_dir)
             .env("PARLEY_ADMIN_KEY", KEY)
             .env("PARLEY_SQLITE_SYNCHRONOUS", synchronous)
+            // The kill -9 test writes to one conversation as fast as it can.
+            .env("PARLEY_CONVERSATION_MESSAGES_PER_MINUTE", "0")
+            .env("PARLEY_MAX_MESSAGES_PER_CONVERSATION", "0")
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
         if demo {

@@ -1,8 +1,18 @@
 //! Health, readiness and the OpenAPI document.
 
+use parley_engine::Limits;
+use parley_server::HttpConfig;
 use reqwest::StatusCode;
 
-use crate::helpers::{send, spawn_app};
+use crate::helpers::{send, spawn_app, spawn_app_with};
+
+/// `/metrics` on the API listener, where these tests read it (off by default).
+fn public_metrics() -> HttpConfig {
+    HttpConfig {
+        metrics_public: true,
+        ..HttpConfig::default()
+    }
+}
 
 #[tokio::test]
 async fn health_and_readiness_need_no_key() {
@@ -57,7 +67,7 @@ async fn openapi_describes_every_route() {
 
 #[tokio::test]
 async fn metrics_count_requests_by_route_template() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(public_metrics(), Limits::default()).await;
     let bot = app.create_bot("m").await;
     app.get(&format!("/api/v1/bots/{bot}")).await;
     app.get(&format!("/api/v1/bots/{}", uuid::Uuid::now_v7()))
@@ -82,7 +92,7 @@ async fn metrics_count_requests_by_route_template() {
 
 #[tokio::test]
 async fn metrics_time_each_stage_of_a_turn() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(public_metrics(), Limits::default()).await;
     let bot = app.create_bot("stages").await;
     let conversation = app.start(&bot).await;
     let id = conversation["id"].as_str().unwrap();
