@@ -221,7 +221,7 @@
       if (i >= 0) pending.splice(i, 1);
       if (e.status === 409) ended(true);
       else if (e.status === 401 || e.status === 404) ended();
-      else showNote(e.status === 422 ? e.message : t.error);
+      else showNote(e.status === 422 || e.status === 429 ? e.message : t.error);
     } finally {
       typing(false);
       dropStreaming();
