@@ -82,6 +82,7 @@ pub struct Environment<'source> {
     debug: bool,
     #[cfg(feature = "fuel")]
     fuel: Option<u64>,
+    memory_budget: Option<usize>,
     recursion_limit: usize,
 }
 
@@ -133,6 +134,7 @@ impl<'source> Environment<'source> {
             debug: cfg!(debug_assertions),
             #[cfg(feature = "fuel")]
             fuel: None,
+            memory_budget: None,
             recursion_limit: MAX_RECURSION,
         }
     }
@@ -156,6 +158,7 @@ impl<'source> Environment<'source> {
             debug: cfg!(debug_assertions),
             #[cfg(feature = "fuel")]
             fuel: None,
+            memory_budget: None,
             recursion_limit: MAX_RECURSION,
         }
     }
@@ -612,6 +615,17 @@ impl<'source> Environment<'source> {
     #[cfg_attr(docsrs, doc(cfg(feature = "fuel")))]
     pub fn set_fuel(&mut self, fuel: Option<u64>) {
         self.fuel = fuel;
+    }
+
+    /// Sets the memory budget of a render in bytes (Parley patch; see
+    /// `vm::memory`).  `None`, the default, means no budget.
+    pub fn set_memory_budget(&mut self, bytes: Option<usize>) {
+        self.memory_budget = bytes;
+    }
+
+    /// Returns the configured memory budget.
+    pub fn memory_budget(&self) -> Option<usize> {
+        self.memory_budget
     }
 
     /// Returns the configured fuel.

@@ -23,6 +23,9 @@ pub struct Output<'a> {
     w: *mut (dyn fmt::Write + 'a),
     target: *mut (dyn fmt::Write + 'a),
     capture_stack: Vec<Option<String>>,
+    // Parley patch: output captured into a string is charged to the render's
+    // memory budget (the final target is the caller's writer and not charged).
+    memory_budget: Option<std::sync::Arc<crate::vm::memory::MemoryBudget>>,
 }
 
 impl<'a> Output<'a> {
@@ -32,6 +35,7 @@ impl<'a> Output<'a> {
             w,
             target: w,
             capture_stack: Vec::new(),
+            memory_budget: None,
         }
     }
 
@@ -44,6 +48,26 @@ impl<'a> Output<'a> {
             w: NullWriter::get_mut(),
             target: NullWriter::get_mut(),
             capture_stack: vec![None],
+            memory_budget: None,
+        }
+    }
+
+    /// Charges captured output to `budget` from now on (Parley patch).
+    pub(crate) fn set_memory_budget(
+        &mut self,
+        budget: Option<std::sync::Arc<crate::vm::memory::MemoryBudget>>,
+    ) {
+        if self.memory_budget.is_none() {
+            self.memory_budget = budget;
+        }
+    }
+
+    /// Charges `bytes` about to be written if they go into a capture.
+    #[inline(always)]
+    fn charge(&self, bytes: usize) -> fmt::Result {
+        match (&self.memory_budget, self.capture_stack.last()) {
+            (Some(budget), Some(Some(_))) => budget.charge(bytes).map_err(|_| fmt::Error),
+            _ => Ok(()),
         }
     }
 
@@ -96,30 +120,34 @@ impl<'a> Output<'a> {
     /// Writes some data to the underlying buffer contained within this output.
     #[inline]
     pub fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.charge(s.len())?;
         self.target().write_str(s)
     }
 
     /// Writes some formatted information into this instance.
     #[inline]
     pub fn write_fmt(&mut self, a: fmt::Arguments<'_>) -> fmt::Result {
-        self.target().write_fmt(a)
+        // through `write_str`, so that captured output is charged piece by piece
+        fmt::write(self, a)
     }
 }
 
 impl fmt::Write for Output<'_> {
     #[inline]
     fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.charge(s.len())?;
         fmt::Write::write_str(self.target(), s)
     }
 
     #[inline]
     fn write_char(&mut self, c: char) -> fmt::Result {
+        self.charge(c.len_utf8())?;
         fmt::Write::write_char(self.target(), c)
     }
 
     #[inline]
     fn write_fmt(&mut self, args: fmt::Arguments<'_>) -> fmt::Result {
-        fmt::Write::write_fmt(self.target(), args)
+        fmt::write(self, args)
     }
 }
 

@@ -239,6 +239,20 @@ impl Expr<'_> {
 }
 
 fn eval_binop(op: BinOpKind, left: &Value, right: &Value) -> Option<Value> {
+    // Parley patch: constant folding runs at compile time, outside any memory
+    // budget, so only small results are folded; larger ones are computed (and
+    // charged) when the template runs.
+    let name = match op {
+        BinOpKind::Add => Some("add"),
+        BinOpKind::Mul => Some("mul"),
+        BinOpKind::Concat => Some("concat"),
+        _ => None,
+    };
+    if let Some(name) = name {
+        if !crate::vm::memory::can_fold(name, left, right) {
+            return None;
+        }
+    }
     match op {
         BinOpKind::Add => ops::add(left, right).ok(),
         BinOpKind::Sub => ops::sub(left, right).ok(),

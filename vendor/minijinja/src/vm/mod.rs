@@ -32,6 +32,7 @@ mod context;
 #[cfg(feature = "fuel")]
 mod fuel;
 mod loop_object;
+pub mod memory;
 #[cfg(feature = "macros")]
 mod macro_object;
 #[cfg(feature = "multi_template")]
@@ -149,6 +150,7 @@ impl<'env> Vm<'env> {
                 closure_tracker: state.closure_tracker.clone(),
                 #[cfg(feature = "fuel")]
                 fuel_tracker: state.fuel_tracker.clone(),
+                memory_budget: state.memory_budget.clone(),
             },
             out,
             Stack::from(args),
@@ -196,6 +198,8 @@ impl<'env> Vm<'env> {
     ) -> Result<Option<Value>, Error> {
         let initial_auto_escape = state.auto_escape.get();
         let undefined_behavior = state.undefined_behavior();
+        // Parley patch: captured output is charged to the memory budget.
+        out.set_memory_budget(state.memory_budget.clone());
         let strict_undefined = matches!(
             undefined_behavior,
             UndefinedBehavior::Strict | UndefinedBehavior::SemiStrict
@@ -273,6 +277,34 @@ impl<'env> Vm<'env> {
                     b = stack.pop();
                     a = stack.pop();
                     stack.push(ctx_ok!(ops::$method(&a, &b)));
+                }};
+            }
+
+            // Parley patch: `+` and `*` are charged before they run (their
+            // result can be far larger than their operands).
+            macro_rules! budgeted_binop {
+                ($method:ident) => {{
+                    b = stack.pop();
+                    a = stack.pop();
+                    if let Some(ref budget) = state.memory_budget {
+                        ctx_ok!(budget.charge(memory::binop_cost(
+                            stringify!($method),
+                            &a,
+                            &b,
+                            budget.remaining()
+                        )));
+                    }
+                    stack.push(ctx_ok!(ops::$method(&a, &b)));
+                }};
+            }
+
+            // Parley patch: values returned by calls and literals are charged
+            // after they were made.
+            macro_rules! charge_top {
+                () => {{
+                    if let Some(ref budget) = state.memory_budget {
+                        ctx_ok!(budget.charge_value(stack.peek()));
+                    }
                 }};
             }
 
@@ -406,7 +438,8 @@ impl<'env> Vm<'env> {
                         let value = stack.pop();
                         map.insert(key, value);
                     }
-                    stack.push(Value::from_object(map))
+                    stack.push(Value::from_object(map));
+                    charge_top!();
                 }
                 Instruction::BuildKwargs(pair_count) => {
                     let mut map = value_map_with_capacity(*pair_count);
@@ -430,7 +463,8 @@ impl<'env> Vm<'env> {
                         v.push(stack.pop());
                     }
                     v.reverse();
-                    stack.push(Value::from_object(v))
+                    stack.push(Value::from_object(v));
+                    charge_top!();
                 }
                 Instruction::UnpackList(count) => {
                     ctx_ok!(self.unpack_list(&mut stack, *count));
@@ -446,9 +480,9 @@ impl<'env> Vm<'env> {
                     }
                     stack.push(Value::from(len));
                 }
-                Instruction::Add => func_binop!(add),
+                Instruction::Add => budgeted_binop!(add),
                 Instruction::Sub => func_binop!(sub),
-                Instruction::Mul => func_binop!(mul),
+                Instruction::Mul => budgeted_binop!(mul),
                 Instruction::Div => func_binop!(div),
                 Instruction::IntDiv => func_binop!(int_div),
                 Instruction::Rem => func_binop!(rem),
@@ -468,7 +502,21 @@ impl<'env> Vm<'env> {
                     b = stack.pop();
                     ctx_ok!(undefined_behavior.assert_value_not_undefined(&b));
                     ctx_ok!(undefined_behavior.assert_value_not_undefined(&a));
-                    stack.push(ops::string_concat(b, &a));
+                    // Parley patch: the result is written into a string that
+                    // charges the memory budget before it grows.
+                    match state.memory_budget {
+                        Some(ref budget) => {
+                            let mut s = memory::BudgetedString {
+                                buf: String::new(),
+                                budget,
+                            };
+                            if std::fmt::Write::write_fmt(&mut s, format_args!("{b}{a}")).is_err() {
+                                bail!(Error::from(ErrorKind::OutOfMemoryBudget));
+                            }
+                            stack.push(Value::from(s.buf));
+                        }
+                        None => stack.push(ops::string_concat(b, &a)),
+                    }
                 }
                 Instruction::In => {
                     a = stack.pop();
@@ -630,6 +678,7 @@ impl<'env> Vm<'env> {
                     a = ctx_ok!(filter.call(state, args));
                     stack.drop_top(arg_count);
                     stack.push(a);
+                    charge_top!();
                 }
                 Instruction::PerformTest(name, arg_count, local_id) => {
                     let normalized_name = normalize_filter_test_name(name);
@@ -683,6 +732,7 @@ impl<'env> Vm<'env> {
                     let arg_count = args.len();
                     stack.drop_top(arg_count);
                     stack.push(rv);
+                    charge_top!();
                 }
                 Instruction::CallMethod(name, arg_count) => {
                     let args = stack.get_call_args(*arg_count);
@@ -690,6 +740,7 @@ impl<'env> Vm<'env> {
                     a = ctx_ok!(args[0].call_method(state, name, &args[1..]));
                     stack.drop_top(arg_count);
                     stack.push(a);
+                    charge_top!();
                 }
                 Instruction::CallObject(arg_count) => {
                     let args = stack.get_call_args(*arg_count);
@@ -697,6 +748,7 @@ impl<'env> Vm<'env> {
                     a = ctx_ok!(args[0].call(state, &args[1..]));
                     stack.drop_top(arg_count);
                     stack.push(a);
+                    charge_top!();
                 }
                 Instruction::DupTop => {
                     stack.push(stack.peek().clone());
@@ -1140,6 +1192,13 @@ impl<'env> Vm<'env> {
 #[inline(never)]
 #[cold]
 fn process_err(err: &mut Error, pc: u32, state: &State) {
+    // Parley patch: whatever failed once the budget ran out (a write into a
+    // capture, a filter's own error) failed because of the budget.
+    if let Some(ref budget) = state.memory_budget {
+        if budget.exceeded() && err.kind() != ErrorKind::OutOfMemoryBudget {
+            *err = Error::from(ErrorKind::OutOfMemoryBudget);
+        }
+    }
     // only attach line information if the error does not have line info yet.
     if err.line().is_none() {
         if let Some(span) = state.instructions.get_span(pc) {

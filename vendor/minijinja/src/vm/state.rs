@@ -58,6 +58,7 @@ pub struct State<'template, 'env> {
     pub(crate) closure_tracker: std::sync::Arc<crate::vm::closure_object::ClosureTracker>,
     #[cfg(feature = "fuel")]
     pub(crate) fuel_tracker: Option<std::sync::Arc<FuelTracker>>,
+    pub(crate) memory_budget: Option<std::sync::Arc<crate::vm::memory::MemoryBudget>>,
 }
 
 impl fmt::Debug for State<'_, '_> {
@@ -95,6 +96,10 @@ impl<'template, 'env> State<'template, 'env> {
             closure_tracker: Default::default(),
             #[cfg(feature = "fuel")]
             fuel_tracker: ctx.env().fuel().map(FuelTracker::new),
+            memory_budget: ctx
+                .env()
+                .memory_budget()
+                .map(crate::vm::memory::MemoryBudget::new),
             ctx,
         }
     }
@@ -311,6 +316,21 @@ impl<'template, 'env> State<'template, 'env> {
         let mut rv = String::new();
         let mut out = Output::new(&mut rv);
         self.env().format(&value, self, &mut out).map(|_| rv)
+    }
+
+    /// Takes `bytes` from the render's memory budget (Parley patch), for filters
+    /// and functions that know how much they are about to create.  Without a
+    /// budget this always succeeds.
+    pub fn charge_memory(&self, bytes: usize) -> Result<(), Error> {
+        match self.memory_budget {
+            Some(ref budget) => budget.charge(bytes),
+            None => Ok(()),
+        }
+    }
+
+    /// Bytes left in the render's memory budget, if it has one (Parley patch).
+    pub fn memory_remaining(&self) -> Option<usize> {
+        self.memory_budget.as_ref().map(|b| b.remaining())
     }
 
     /// Returns the fuel levels.
