@@ -124,9 +124,17 @@ fn environment() -> Environment<'static> {
     env.add_function("range", range);
     use minijinja::filters;
     let budgeted = [
-        ("replace", JValue::from_function(filters::replace), replace_cost as CostFn),
+        (
+            "replace",
+            JValue::from_function(filters::replace),
+            replace_cost as CostFn,
+        ),
         ("join", JValue::from_function(filters::join), join_cost),
-        ("format", JValue::from_function(filters::format), format_cost),
+        (
+            "format",
+            JValue::from_function(filters::format),
+            format_cost,
+        ),
         ("batch", JValue::from_function(filters::batch), chunks_cost),
         ("slice", JValue::from_function(filters::slice), chunks_cost),
     ];
@@ -178,7 +186,15 @@ fn replace_cost(args: &[JValue]) -> usize {
 
 /// `join(items, sep)`: the separator once per item (the items were charged already).
 fn join_cost(args: &[JValue]) -> usize {
-    let items = args.first().and_then(JValue::len).unwrap_or(0);
+    let Some(value) = args.first() else {
+        return 0;
+    };
+    // a lazy sequence may not know its length: count it (its items were charged, so
+    // there are at most budget / slot size of them)
+    let items = value
+        .len()
+        .or_else(|| value.try_iter().ok().map(Iterator::count))
+        .unwrap_or(0);
     let sep = args.get(1).map_or(0, |s| text_of(s).len());
     items.saturating_mul(sep.saturating_add(1))
 }
@@ -416,7 +432,10 @@ mod tests {
     #[test]
     fn output_is_bounded_while_rendering() {
         // 9,000 characters in 900 writes: stops at the cap instead of cutting after.
-        let e = err("{% for i in range(900) %}abcdefghij{% endfor %}", &json!({}));
+        let e = err(
+            "{% for i in range(900) %}abcdefghij{% endfor %}",
+            &json!({}),
+        );
         assert_eq!(e, TemplateError::TooLong);
         assert_eq!(ok("{{ 'ab' * 4096 }}", &json!({})).chars().count(), 8192);
         assert_eq!(err("{{ 'ab' * 4097 }}", &json!({})), TemplateError::TooLong);
@@ -486,13 +505,19 @@ mod tests {
     #[test]
     fn ranges_are_small() {
         assert_eq!(ok("{{ range(1000) | length }}", &json!({})), "1000");
-        assert_eq!(ok("{{ range(10, 0, -3) | list }}", &json!({})), "[10, 7, 4, 1]");
+        assert_eq!(
+            ok("{{ range(10, 0, -3) | list }}", &json!({})),
+            "[10, 7, 4, 1]"
+        );
         assert!(matches!(
             err("{{ range(1001) | length }}", &json!({})),
             TemplateError::Failed(_)
         ));
         assert!(matches!(
-            err("{{ range(0, 9000000000000000000, 2) | length }}", &json!({})),
+            err(
+                "{{ range(0, 9000000000000000000, 2) | length }}",
+                &json!({})
+            ),
             TemplateError::Failed(_)
         ));
     }

@@ -107,7 +107,13 @@ mod tests {
     #[test]
     fn a_failing_fallback_template_gets_the_built_in_sentence() {
         let vars = json!({"age": "forty"});
-        let r = render_for_customer(STAFF, &vars, "{{ age | int }} {{ debug() }}", Uuid::nil(), None);
+        let r = render_for_customer(
+            STAFF,
+            &vars,
+            "{{ age | int }} {{ debug() }}",
+            Uuid::nil(),
+            None,
+        );
         assert_eq!(r.text, BUILT_IN_FALLBACK);
         let r = render_for_customer(STAFF, &vars, "Hi {{ contact.name }}", Uuid::nil(), None);
         assert_eq!(r.text, "Hi ");

@@ -18,4 +18,5 @@ mod keywords;
 mod knowledge;
 mod process;
 mod system;
+mod templates;
 mod widget;

@@ -426,6 +426,7 @@ impl<'env> Vm<'env> {
                         bail!(Error::from(ErrorKind::UndefinedError));
                     }
                     stack.push(ctx_ok!(ops::slice(a, b, stop, step)));
+                    charge_top!();
                 }
                 Instruction::LoadConst(value) => {
                     stack.push(value.clone());
