@@ -32,9 +32,9 @@ mod context;
 #[cfg(feature = "fuel")]
 mod fuel;
 mod loop_object;
-pub mod memory;
 #[cfg(feature = "macros")]
 mod macro_object;
+pub mod memory;
 #[cfg(feature = "multi_template")]
 mod module_object;
 mod state;
