@@ -665,6 +665,7 @@ impl SettingsPatch {
                 &s.business_hours.offline_message,
             ),
             ("flows.cancel_message", &s.flows.cancel_message),
+            ("ai_failure_message", &s.ai_failure_message),
         ] {
             if let Err(e) = crate::template::check(text) {
                 errors.push(field, e);

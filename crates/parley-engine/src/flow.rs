@@ -596,17 +596,27 @@ fn url_safe(v: &Value) -> Value {
     }
 }
 
-fn render_json(turn: &TurnContext<'_>, v: &Value) -> Value {
-    match v {
-        Value::String(s) => Value::String(turn.render(s)),
-        Value::Array(a) => Value::Array(a.iter().map(|v| render_json(turn, v)).collect()),
+fn render_json(turn: &TurnContext<'_>, vars: &Value, v: &Value) -> Result<Value, FetchError> {
+    Ok(match v {
+        Value::String(s) => Value::String(render_part(turn, vars, s)?),
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .map(|v| render_json(turn, vars, v))
+                .collect::<Result<_, _>>()?,
+        ),
         Value::Object(o) => Value::Object(
             o.iter()
-                .map(|(k, v)| (k.clone(), render_json(turn, v)))
-                .collect(),
+                .map(|(k, v)| Ok((k.clone(), render_json(turn, vars, v)?)))
+                .collect::<Result<_, FetchError>>()?,
         ),
         other => other.clone(),
-    }
+    })
+}
+
+/// A templated part of the request; a template that fails stops the request.
+fn render_part(turn: &TurnContext<'_>, vars: &Value, text: &str) -> Result<String, FetchError> {
+    turn.render_for_request(text, vars)
+        .map_err(|e| FetchError::Request(format!("a template in the step failed ({})", e.kind())))
 }
 
 /// Calls the step's endpoint and maps its JSON response into variables.
@@ -614,16 +624,16 @@ async fn fetch(
     turn: &TurnContext<'_>,
     api: &ApiFetchConfig,
 ) -> std::result::Result<Map<String, Value>, FetchError> {
-    let url = parley_core::template::render(api.url.trim(), &url_safe(&turn.template_vars())).text;
+    let url = render_part(turn, &url_safe(&turn.template_vars()), api.url.trim())?;
     let mut req = OutboundRequest::new(api.method, url)
         .timeout(std::time::Duration::from_millis(api.timeout_ms()))
         .max_bytes(MAX_FETCH_BYTES)
         .header("accept", "application/json");
     for (k, v) in &api.headers {
-        req = req.header(k.as_str(), turn.render(v));
+        req = req.header(k.as_str(), render_part(turn, &turn.template_vars(), v)?);
     }
     if let Some(body) = &api.body {
-        req = req.json(&render_json(turn, body));
+        req = req.json(&render_json(turn, &turn.template_vars(), body)?);
     }
     let body = turn.services.outbound.fetch(req).await?.body;
     let doc: Value =

@@ -66,7 +66,14 @@ pub fn handoff_text(bot: &CompiledBot, now: DateTime<Utc>, in_hours: &str) -> St
     } else {
         hours.offline_message.as_str()
     };
-    parley_core::template::render(template, &serde_json::json!({ "next_open": next })).text
+    crate::templating::render_for_customer(
+        template,
+        &serde_json::json!({ "next_open": next }),
+        &s.fallback_message,
+        bot.bot.id,
+        None,
+    )
+    .text
 }
 
 /// Ends any flow and hands over, with the acknowledgement (or the offline message).

@@ -30,6 +30,7 @@ pub mod outbound;
 pub mod rate;
 pub mod render;
 pub mod route;
+pub mod templating;
 pub mod timing;
 pub mod widget;
 
@@ -237,9 +238,12 @@ impl Engine {
                     contact.insert(k.into(), serde_json::json!(v));
                 }
             }
-            let text = parley_core::template::render(
+            let text = templating::render_for_customer(
                 greeting_text,
                 &serde_json::json!({ "contact": contact }),
+                s.fallback_in(language.as_deref()),
+                bot.bot.id,
+                Some(id),
             )
             .text;
             let greeting = Reply::new(MessageSource::Greeting, text, s.greeting_buttons.clone());
@@ -1031,7 +1035,14 @@ impl Engine {
                 "replaced",
                 json!({ "violations": violations, "source": m.meta.source }),
             ));
-            m.text = parley_core::template::render(&policy.output.blocked_message, &json!({})).text;
+            m.text = templating::render_for_customer(
+                &policy.output.blocked_message,
+                &json!({}),
+                &bot.settings.fallback_message,
+                bot.bot.id,
+                Some(conversation.id),
+            )
+            .text;
             m.buttons.clear();
             m.meta.layout = None;
             m.meta.guard.get_or_insert_with(Default::default).blocked = violations;

@@ -118,19 +118,40 @@ impl TurnContext<'_> {
     }
 
     /// Author-written text with its placeholders filled in. Unknown placeholders render
-    /// empty and are logged; text that does not parse is sent as written.
+    /// empty and are logged; a template that fails gives the bot's fallback text, never
+    /// its source (`crate::templating`).
     pub fn render(&self, text: &str) -> String {
         if !parley_core::template::is_template(text) {
             return text.to_string();
         }
-        let out = parley_core::template::render(text, &self.template_vars());
+        let out = crate::templating::render_for_customer(
+            text,
+            &self.template_vars(),
+            self.bot
+                .settings
+                .fallback_in(self.input.guard.language.as_deref()),
+            self.bot.bot.id,
+            Some(self.conversation.id),
+        );
         if !out.unknown.is_empty() {
             tracing::info!(conversation = %self.conversation.id, unknown = ?out.unknown, "template placeholders without a value");
         }
-        if let Some(e) = &out.error {
-            tracing::warn!(conversation = %self.conversation.id, error = %e, "a message template failed to render; sent as written");
-        }
         out.text
+    }
+
+    /// Author-written text for an outbound request (not for the customer): a template
+    /// that fails is an error, so the request is not made.
+    pub fn render_for_request(
+        &self,
+        text: &str,
+        vars: &Value,
+    ) -> Result<String, parley_core::template::TemplateError> {
+        crate::templating::render_for_request(
+            text,
+            vars,
+            self.bot.bot.id,
+            Some(self.conversation.id),
+        )
     }
 
     /// A reply from author-written text (placeholders filled).

@@ -51,6 +51,12 @@ impl Metrics {
              ai_context, ai_model, output_check, commit; turn is the whole of a complete)",
             turn_stages.family(),
         );
+        registry.register(
+            "template_failures",
+            "Author templates that failed to render (the customer got the fallback text), \
+             by kind: syntax, fuel, memory, too_long, unavailable, failed",
+            parley_engine::templating::failures(),
+        );
         Metrics {
             registry,
             requests,

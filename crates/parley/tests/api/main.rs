@@ -20,4 +20,5 @@ mod outbound;
 mod limits;
 mod process;
 mod system;
+mod templates;
 mod widget;
