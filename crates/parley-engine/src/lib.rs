@@ -188,9 +188,16 @@ impl Engine {
     pub async fn start_conversation(
         &self,
         ws: Uuid,
-        start: StartConversation,
+        mut start: StartConversation,
     ) -> Result<ConversationView> {
         start.contact.validate()?;
+        // A contact's name is a name like any other (`clean_name`); ids, e-mail and phone
+        // are kept as given, as clients match on them.
+        start.contact.name = start
+            .contact
+            .name
+            .map(|n| parley_core::validation::clean_name(&n))
+            .filter(|n| !n.is_empty());
         let version = self
             .store
             .bot_version(ws, start.bot_id)

@@ -430,6 +430,14 @@ async fn names_lose_control_characters_as_messages_do() {
         .post("/api/v1/keys", json!({ "name": "ci\u{0}\u{1b}[31m key" }))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = app
+        .post(
+            "/api/v1/conversations",
+            json!({ "bot_id": bot, "contact": {"name": "Ada\u{0}\r\n"} }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["data"]["contact"]["name"], "Ada", "{body}");
     let (_, keys) = app.get("/api/v1/keys").await;
     assert!(
         keys.to_string().contains("ci[31m key") && !keys.to_string().contains("\\u0000"),
