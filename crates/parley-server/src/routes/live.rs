@@ -19,9 +19,8 @@ use tokio::sync::{mpsc, oneshot};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use crate::auth::Caller;
+use crate::auth::CustomerAccess;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::Ids;
 use crate::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -150,18 +149,18 @@ struct ClientFrame {
 /// A WebSocket for the conversation. Send `{"text"}` or `{"button_id"}`; receive
 /// `{"type": "delta", "text"}` frames as the reply is written, `{"type": "message",
 /// "message"}` for each finished message, then `{"type": "done"}` (or `{"type": "error",
-/// "error": {"code", "message"}}`). Messages are answered one at a time, in order.
+/// "error": {"code", "message"}}`). Messages are answered one at a time, in order. The
+/// socket speaks as the customer: the conversation's token or an admin key, never an
+/// agent key.
 /// Browsers, which cannot set `Authorization` on a WebSocket, offer the subprotocols
 /// `parley` and `bearer.<token>`; the server answers with `parley`.
 #[utoipa::path(get, path = "/api/v1/conversations/{conversation_id}/ws", tag = "conversations",
     params(("conversation_id" = Uuid, Path)), responses((status = 101, description = "switching to the WebSocket protocol"), (status = 404)))]
 async fn socket(
     State(state): State<AppState>,
-    caller: Caller,
-    Ids(id): Ids<Uuid>,
+    CustomerAccess { ws, id }: CustomerAccess,
     upgrade: WebSocketUpgrade,
 ) -> ApiResult<Response> {
-    let ws = caller.conversation(id)?;
     state.engine.get_conversation(ws, id).await?;
     // A browser that carried its token as the `bearer.…` subprotocol must get one of the
     // protocols it offered back, or it drops the connection: `parley` is that one.
