@@ -4,9 +4,10 @@
 
 use chrono::Utc;
 use parley_core::bot::{BotInput, BotSpec};
+use parley_core::flow::{FlowSpec, StepType};
 use parley_core::{
     Bot, BotDefinition, Flow, FlowInput, FlowPatch, KeywordRule, KeywordRuleInput,
-    KeywordRulePatch, Settings, SettingsPatch,
+    KeywordRulePatch, Settings, SettingsPatch, ValidationError,
 };
 use parley_store::{rule_from_spec, ImportOutcome, Page, PageRequest};
 use uuid::Uuid;
@@ -168,6 +169,12 @@ impl Engine {
         let parsed = def.parse()?;
         self.check_datasets(ws, "settings.dataset_ids", &parsed.settings.dataset_ids)
             .await?;
+        let mut errors = ValidationError::new();
+        for (i, flow) in parsed.flows.iter().enumerate() {
+            let found = self.transfer_team_errors(ws, flow).await?;
+            errors.extend_prefixed(&format!("flows[{i}]"), found);
+        }
+        errors.into_result(())?;
         let (bot, outcome) = self.store.import_bot(ws, &parsed, Utc::now()).await?;
         // Compile now, so a definition whose rules cannot compile is reported at import.
         self.bots.load(self.store.as_ref(), ws, bot.id).await?;
@@ -199,6 +206,9 @@ impl Engine {
     pub async fn create_flow(&self, ws: Uuid, bot_id: Uuid, input: FlowInput) -> Result<Flow> {
         self.get_bot(ws, bot_id).await?;
         let spec = input.parse()?;
+        self.transfer_team_errors(ws, &spec)
+            .await?
+            .into_result(())?;
         let now = Utc::now();
         let flow = Flow {
             id: parley_core::new_id(),
@@ -241,10 +251,47 @@ impl Engine {
     ) -> Result<Flow> {
         let current = self.get_flow(ws, bot_id, id).await?;
         let spec = patch.apply(&current.spec)?;
+        self.transfer_team_errors(ws, &spec)
+            .await?
+            .into_result(())?;
         self.store
             .update_flow(ws, bot_id, id, &spec, Utc::now())
             .await?
             .ok_or_else(|| EngineError::not_found("flow"))
+    }
+
+    /// Every transfer step names a team of this workspace, or none (the general queue), as
+    /// `POST /transfers` requires. A team deleted later sends its transfers to the general
+    /// queue (the store does that, with a log line).
+    async fn transfer_team_errors(&self, ws: Uuid, spec: &FlowSpec) -> Result<ValidationError> {
+        let mut errors = ValidationError::new();
+        let transfers = spec
+            .steps
+            .iter()
+            .filter(|s| s.message_type == StepType::Transfer);
+        for step in transfers {
+            let Some(raw) = step
+                .transfer_config
+                .as_ref()
+                .and_then(|c| c.team_id.as_ref())
+            else {
+                continue;
+            };
+            let found = match raw.trim().parse::<Uuid>() {
+                Ok(team) => self.store.get_team(ws, team).await?,
+                Err(_) => None,
+            };
+            if found.is_none() {
+                errors.push(
+                    "transfer_config.team_id",
+                    format!(
+                        "step `{}`: `{raw}` is not a team of this workspace (omit team_id for the general queue)",
+                        step.step_name
+                    ),
+                );
+            }
+        }
+        Ok(errors)
     }
 
     /// Deletes the flow; conversations inside it still finish (its versions are kept).

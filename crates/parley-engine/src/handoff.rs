@@ -24,26 +24,7 @@ use crate::error::{EngineError, Result};
 use crate::route::{Effects, Reply, Responder, TurnContext, UserInput};
 use crate::{Engine, MESSAGE_CREATED};
 
-/// Who is acting on the queue.
-#[derive(Debug, Clone)]
-pub enum Actor {
-    Admin,
-    /// An agent key; `None` when the key has no agent profile (made with `keys create`).
-    Agent(Option<Agent>),
-}
-
-impl Actor {
-    fn agent(&self) -> Result<Option<&Agent>> {
-        match self {
-            Actor::Admin => Ok(None),
-            Actor::Agent(Some(a)) => Ok(Some(a)),
-            Actor::Agent(None) => Err(EngineError::Forbidden(
-                "this agent key has no agent profile; create agents with POST /api/v1/agents"
-                    .into(),
-            )),
-        }
-    }
-}
+pub use crate::access::Actor;
 
 /// What the user is told when a human takes over: the transfer message, or outside
 /// business hours the offline message with when the team is back.
@@ -274,38 +255,6 @@ impl Engine {
 
     // ---------- transfers ----------
 
-    /// May `actor` act on this conversation? Admins always; agents when its open (or last)
-    /// transfer is in one of their queues or assigned to them.
-    pub async fn check_access(&self, ws: Uuid, actor: &Actor, conversation_id: Uuid) -> Result<()> {
-        let Some(agent) = actor.agent()? else {
-            return Ok(());
-        };
-        let filter = TransferFilter {
-            conversation_id: Some(conversation_id),
-            queue: Some(scope(agent)),
-            ..Default::default()
-        };
-        let list = self
-            .store
-            .list_transfers(
-                ws,
-                &filter,
-                &PageRequest {
-                    limit: Some(1),
-                    cursor: None,
-                },
-            )
-            .await?;
-        if list.transfers.is_empty() {
-            // 404 for a conversation that does not exist, 403 for one out of reach.
-            self.get_conversation(ws, conversation_id).await?;
-            return Err(EngineError::Forbidden(
-                "this conversation is not in your queues nor assigned to you".into(),
-            ));
-        }
-        Ok(())
-    }
-
     pub async fn list_transfers(
         &self,
         ws: Uuid,
@@ -314,14 +263,14 @@ impl Engine {
         page: &PageRequest,
     ) -> Result<TransferList> {
         if let Some(agent) = actor.agent()? {
-            match &filter.queue {
-                None => filter.queue = Some(scope(agent)),
-                Some(Queue::Team(t)) if !agent.team_ids.contains(t) => {
-                    return Err(EngineError::Forbidden("you are not in that team".into()))
+            if let Some(Queue::Team(t)) = &filter.queue {
+                if !agent.team_ids.contains(t) {
+                    return Err(EngineError::Forbidden("you are not in that team".into()));
                 }
-                Some(_) => {}
             }
         }
+        // Whatever queue is asked for, an agent sees only what the access rule admits.
+        filter.reach = actor.reach()?;
         Ok(self.store.list_transfers(ws, &filter, page).await?)
     }
 
@@ -336,8 +285,15 @@ impl Engine {
         Ok(t)
     }
 
-    /// Hands a conversation to humans by request of an admin or agent.
-    pub async fn create_transfer(&self, ws: Uuid, req: TransferRequest) -> Result<TransferView> {
+    /// Hands a conversation to humans by request of an admin or agent. An agent may only
+    /// transfer a conversation it already reaches (it may pass it to another team, but can
+    /// never pull one into its own queues to read it).
+    pub async fn create_transfer(
+        &self,
+        ws: Uuid,
+        actor: &Actor,
+        req: TransferRequest,
+    ) -> Result<TransferView> {
         let conversation_id = match (req.conversation_id, req.contact_id) {
             (Some(c), _) => c,
             (None, Some(contact)) => {
@@ -370,6 +326,7 @@ impl Engine {
                 .into())
             }
         };
+        self.check_access(ws, actor, conversation_id).await?;
         if let Some(team) = req.team_id {
             if self.store.get_team(ws, team).await?.is_none() {
                 return Err(
@@ -632,13 +589,5 @@ impl Engine {
             lock,
         )
         .await
-    }
-}
-
-/// An agent's reach: its queues and what is assigned to it.
-pub fn scope(agent: &Agent) -> Queue {
-    Queue::AgentScope {
-        teams: agent.team_ids.clone(),
-        agent_id: agent.id,
     }
 }

@@ -16,6 +16,7 @@
 //! [`admin`] holds the management operations (bots, settings, rules, bot-as-code) that the
 //! HTTP API and the CLI share.
 
+pub mod access;
 pub mod admin;
 pub mod ai;
 pub mod bus;

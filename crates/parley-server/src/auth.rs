@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use parley_core::{ApiKey, Role};
+use parley_engine::access::Actor;
 use parley_store::Store;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::extract::Ids;
 use crate::AppState;
 
 pub const KEY_PREFIX: &str = "pk_";
@@ -132,9 +134,11 @@ impl TokenKeys {
     }
 }
 
-/// The authenticated caller of a request.
+/// The authenticated caller of a request. Private to this module: handlers never see it,
+/// they take one of the extractors below, each of which is an authorisation decision, so a
+/// handler without a check does not compile (it has no workspace id to work with).
 #[derive(Debug, Clone)]
-pub enum Caller {
+enum Caller {
     Key {
         workspace_id: Uuid,
         role: Role,
@@ -146,93 +150,202 @@ pub enum Caller {
     },
 }
 
-impl Caller {
-    /// The workspace of an admin key; others are refused.
-    pub fn admin(&self) -> Result<Uuid, ApiError> {
-        match self {
+fn token_refused() -> ApiError {
+    ApiError::Forbidden("a conversation token opens only its own conversation".into())
+}
+
+fn other_conversation() -> ApiError {
+    ApiError::Forbidden("this token belongs to another conversation".into())
+}
+
+/// An admin key. Agent keys and conversation tokens: 403.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminKey {
+    pub ws: Uuid,
+    pub key_id: Uuid,
+}
+
+impl FromRequestParts<AppState> for AdminKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match Caller::from_request_parts(parts, state).await? {
             Caller::Key {
                 workspace_id,
                 role: Role::Admin,
-                ..
-            } => Ok(*workspace_id),
+                key_id,
+            } => Ok(AdminKey {
+                ws: workspace_id,
+                key_id,
+            }),
             Caller::Key {
                 role: Role::Agent, ..
             } => Err(ApiError::Forbidden(
                 "this needs an admin key; agent keys work with conversations only".into(),
             )),
-            Caller::Conversation { .. } => Err(ApiError::Forbidden(
-                "a conversation token opens only its own conversation".into(),
-            )),
-        }
-    }
-
-    /// The workspace of a key (admin or agent) acting on conversations in general.
-    pub fn staff(&self) -> Result<Uuid, ApiError> {
-        match self {
-            Caller::Key { workspace_id, .. } => Ok(*workspace_id),
-            Caller::Conversation { .. } => Err(ApiError::Forbidden(
-                "a conversation token opens only its own conversation".into(),
-            )),
-        }
-    }
-
-    /// The workspace, if this caller may act on `conversation_id`.
-    pub fn conversation(&self, conversation_id: Uuid) -> Result<Uuid, ApiError> {
-        match self {
-            Caller::Key { workspace_id, .. } => Ok(*workspace_id),
-            Caller::Conversation {
-                workspace_id,
-                conversation_id: own,
-            } if *own == conversation_id => Ok(*workspace_id),
-            Caller::Conversation { .. } => Err(ApiError::Forbidden(
-                "this token belongs to another conversation".into(),
-            )),
+            Caller::Conversation { .. } => Err(token_refused()),
         }
     }
 }
 
-impl Caller {
-    /// A staff caller as the engine's queue actor: an admin, or an agent (with its profile).
-    pub async fn actor(
-        &self,
-        state: &AppState,
-    ) -> Result<(Uuid, parley_engine::handoff::Actor), ApiError> {
-        use parley_engine::handoff::Actor;
-        match self {
+/// An admin or agent key, as the engine's actor (an agent with its profile). Tokens: 403.
+/// What an agent may then touch is the engine's access rule (`parley_engine::access`).
+#[derive(Debug, Clone)]
+pub struct StaffKey {
+    pub ws: Uuid,
+    pub actor: Actor,
+}
+
+impl FromRequestParts<AppState> for StaffKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match Caller::from_request_parts(parts, state).await? {
             Caller::Key {
                 workspace_id,
                 role: Role::Admin,
                 ..
-            } => Ok((*workspace_id, Actor::Admin)),
+            } => Ok(StaffKey {
+                ws: workspace_id,
+                actor: Actor::Admin,
+            }),
             Caller::Key {
                 workspace_id,
                 role: Role::Agent,
                 key_id,
-            } => Ok((
-                *workspace_id,
-                Actor::Agent(state.engine.agent_by_key(*key_id).await?),
-            )),
-            Caller::Conversation { .. } => Err(ApiError::Forbidden(
-                "a conversation token opens only its own conversation".into(),
-            )),
+            } => Ok(StaffKey {
+                ws: workspace_id,
+                actor: Actor::Agent(state.engine.agent_by_key(key_id).await?),
+            }),
+            Caller::Conversation { .. } => Err(token_refused()),
         }
     }
+}
 
-    /// The workspace, if this caller may act on `conversation_id`: its own token, an admin
-    /// key, or an agent whose queues hold it (or to whom it is assigned).
-    pub async fn reach(&self, state: &AppState, conversation_id: Uuid) -> Result<Uuid, ApiError> {
-        match self {
+/// The conversation of the path (`{conversation_id}`, or `{session_id}`: the same id),
+/// read by an admin key, by the conversation's own token, or by an agent key the access
+/// rule admits (403 out of reach, 404 not in the workspace). Agents may read; they write
+/// only through `agent-messages`.
+#[derive(Debug, Clone, Copy)]
+pub struct ConversationRead {
+    pub ws: Uuid,
+    pub id: Uuid,
+    /// Read with the conversation's token (which sees messages only on event streams).
+    pub by_token: bool,
+}
+
+impl FromRequestParts<AppState> for ConversationRead {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let Ids(id) = Ids::<Uuid>::from_request_parts(parts, state).await?;
+        match caller {
+            Caller::Conversation {
+                workspace_id,
+                conversation_id,
+            } if conversation_id == id => Ok(ConversationRead {
+                ws: workspace_id,
+                id,
+                by_token: true,
+            }),
+            Caller::Conversation { .. } => Err(other_conversation()),
+            Caller::Key { .. } => {
+                let staff = StaffConversation::check(caller, id, state).await?;
+                Ok(ConversationRead {
+                    ws: staff.ws,
+                    id,
+                    by_token: false,
+                })
+            }
+        }
+    }
+}
+
+/// The conversation of the path, for staff: an admin key or an agent key the access rule
+/// admits. Conversation tokens: 403.
+#[derive(Debug, Clone)]
+pub struct StaffConversation {
+    pub ws: Uuid,
+    pub id: Uuid,
+    pub actor: Actor,
+}
+
+impl StaffConversation {
+    async fn check(caller: Caller, id: Uuid, state: &AppState) -> Result<Self, ApiError> {
+        let (ws, actor) = match caller {
+            Caller::Key {
+                workspace_id,
+                role: Role::Admin,
+                ..
+            } => (workspace_id, Actor::Admin),
+            Caller::Key {
+                workspace_id,
+                role: Role::Agent,
+                key_id,
+            } => (
+                workspace_id,
+                Actor::Agent(state.engine.agent_by_key(key_id).await?),
+            ),
+            Caller::Conversation { .. } => return Err(token_refused()),
+        };
+        state.engine.check_access(ws, &actor, id).await?;
+        Ok(StaffConversation { ws, id, actor })
+    }
+}
+
+impl FromRequestParts<AppState> for StaffConversation {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let Ids(id) = Ids::<Uuid>::from_request_parts(parts, state).await?;
+        StaffConversation::check(caller, id, state).await
+    }
+}
+
+/// The parties that may speak as the customer of the path's conversation: its own token,
+/// or an admin key (integrations, tests, the CLI's way in). Agent keys never: an agent
+/// answers through `POST /conversations/{id}/agent-messages`, as itself.
+#[derive(Debug, Clone, Copy)]
+pub struct CustomerAccess {
+    pub ws: Uuid,
+    pub id: Uuid,
+    /// Whether the conversation's own token spoke (the credential anyone can get from a
+    /// widget, so it also counts against its client address's limit).
+    pub by_token: bool,
+}
+
+impl FromRequestParts<AppState> for CustomerAccess {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let Ids(id) = Ids::<Uuid>::from_request_parts(parts, state).await?;
+        match caller {
+            Caller::Conversation {
+                workspace_id,
+                conversation_id,
+            } if conversation_id == id => Ok(CustomerAccess {
+                ws: workspace_id,
+                id,
+                by_token: true,
+            }),
+            Caller::Conversation { .. } => Err(other_conversation()),
+            Caller::Key {
+                workspace_id,
+                role: Role::Admin,
+                ..
+            } => Ok(CustomerAccess {
+                ws: workspace_id,
+                id,
+                by_token: false,
+            }),
             Caller::Key {
                 role: Role::Agent, ..
-            } => {
-                let (ws, actor) = self.actor(state).await?;
-                state
-                    .engine
-                    .check_access(ws, &actor, conversation_id)
-                    .await?;
-                Ok(ws)
-            }
-            _ => self.conversation(conversation_id),
+            } => Err(ApiError::Forbidden(
+                "agent keys cannot write as the customer; reply with POST /api/v1/conversations/{id}/agent-messages".into(),
+            )),
         }
     }
 }

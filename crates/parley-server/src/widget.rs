@@ -18,7 +18,7 @@ use parley_engine::Engine;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use uuid::Uuid;
 
-use crate::auth::Caller;
+use crate::auth::CustomerAccess;
 use crate::error::{ApiError, RateLimit};
 use crate::AppState;
 
@@ -113,11 +113,13 @@ impl ClientLimiter {
         }
     }
 
-    /// Counts one message from `caller` at `ip`; 429 with the wait over the quota.
-    pub fn check(&self, caller: &Caller, ip: ClientIp) -> Result<(), ApiError> {
-        match caller {
-            Caller::Key { .. } => Ok(()),
-            Caller::Conversation { .. } => self.check_ip(ip.0),
+    /// Counts one message spoken with `access` from `ip` (conversation tokens only); 429
+    /// with the wait over the quota.
+    pub fn check(&self, access: &CustomerAccess, ip: ClientIp) -> Result<(), ApiError> {
+        if access.by_token {
+            self.check_ip(ip.0)
+        } else {
+            Ok(())
         }
     }
 

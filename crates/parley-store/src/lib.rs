@@ -175,11 +175,15 @@ pub enum Queue {
     Team(Uuid),
     /// The general queue and these teams' (an agent's queues).
     GeneralAnd(Vec<Uuid>),
-    /// What an agent may see: its queues, and anything assigned to it.
-    AgentScope {
-        teams: Vec<Uuid>,
-        agent_id: Uuid,
-    },
+}
+
+/// The transfers that put a conversation within an agent's reach, as the engine's
+/// `access` rule defines them: active ones in the general queue or one of `teams`, and
+/// any (active or resumed) assigned to `agent_id`. The store only turns this into SQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentReach {
+    pub teams: Vec<Uuid>,
+    pub agent_id: Uuid,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -188,6 +192,8 @@ pub struct TransferFilter {
     pub queue: Option<Queue>,
     pub agent_id: Option<Uuid>,
     pub conversation_id: Option<Uuid>,
+    /// Only transfers within this agent's reach (combined with the other fields).
+    pub reach: Option<AgentReach>,
 }
 
 /// A transfer with the names an inbox shows, and how long the user waited.

@@ -27,9 +27,9 @@ use uuid::Uuid;
 
 use crate::error::Doing;
 use crate::{
-    rule_from_spec, BotSnapshot, CommittedTurn, ConversationFilter, Event, ImportOutcome,
-    NewConversation, NewEvent, Page, PageRequest, Queue, Result, SessionFilter, Store, StoreError,
-    TransferFilter, TransferList, TransferView, TurnCommit, TurnState,
+    rule_from_spec, AgentReach, BotSnapshot, CommittedTurn, ConversationFilter, Event,
+    ImportOutcome, NewConversation, NewEvent, Page, PageRequest, Queue, Result, SessionFilter,
+    Store, StoreError, TransferFilter, TransferList, TransferView, TurnCommit, TurnState,
 };
 
 mod ai;
@@ -372,15 +372,18 @@ fn push_queue(q: &mut QueryBuilder<'_, Sqlite>, queue: &Queue) {
             }
             q.push(")");
         }
-        Queue::AgentScope { teams, agent_id } => {
-            q.push(" AND (t.team_id IS NULL OR t.agent_id = ")
-                .push_bind(*agent_id);
-            for team in teams {
-                q.push(" OR t.team_id = ").push_bind(*team);
-            }
-            q.push(")");
-        }
     }
+}
+
+/// `AgentReach` as SQL: waiting in the general queue or one of its teams, or its own.
+fn push_reach(q: &mut QueryBuilder<'_, Sqlite>, reach: &AgentReach) {
+    q.push(" AND ((t.status = 'active' AND (t.team_id IS NULL");
+    for team in &reach.teams {
+        q.push(" OR t.team_id = ").push_bind(*team);
+    }
+    q.push(")) OR t.agent_id = ")
+        .push_bind(reach.agent_id)
+        .push(")");
 }
 
 async fn set_agent_teams_tx(
@@ -780,6 +783,28 @@ async fn upsert_transfer_tx(
     ws: Uuid,
     t: &Transfer,
 ) -> Result<Transfer> {
+    let mut t = t.clone();
+    if let Some(team) = t.team_id {
+        // As `delete_team` moves a deleted team's transfers to the general queue, a
+        // transfer to a team that is gone (deleted after a flow named it) starts there:
+        // a queue no agent can see would strand the user.
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM teams WHERE id = ? AND workspace_id = ?")
+                .bind(team)
+                .bind(ws)
+                .fetch_optional(&mut **tx)
+                .await
+                .doing("checking a transfer's team")?;
+        if found.is_none() {
+            tracing::warn!(
+                conversation = %t.conversation_id,
+                team = %team,
+                "the transfer's team does not exist (deleted?); using the general queue"
+            );
+            t.team_id = None;
+        }
+    }
+    let t = &t;
     let open =
         sqlx::query("SELECT * FROM transfers WHERE conversation_id = ? AND status = 'active'")
             .bind(t.conversation_id)
@@ -2094,6 +2119,9 @@ impl Store for SqliteStore {
         }
         if let Some(c) = filter.conversation_id {
             q.push(" AND t.conversation_id = ").push_bind(c);
+        }
+        if let Some(reach) = &filter.reach {
+            push_reach(&mut q, reach);
         }
         let page = fetch_page(
             &self.reader,

@@ -11,7 +11,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::ListQuery;
-use crate::auth::Caller;
+use crate::auth::{AdminKey, StaffConversation};
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiQuery, Ids};
 use crate::{success, AppState};
@@ -32,13 +32,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
     request_body = AiContextInput, responses((status = 201, body = AiContext), (status = 404), (status = 422)))]
 async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids(bot_id): Ids<Uuid>,
     ApiJson(input): ApiJson<AiContextInput>,
 ) -> ApiResult<Response> {
     let ctx = state
         .engine
-        .create_ai_context(caller.admin()?, bot_id, input)
+        .create_ai_context(admin.ws, bot_id, input)
         .await?;
     Ok(success(StatusCode::CREATED, ctx))
 }
@@ -48,13 +48,13 @@ async fn create(
     params(("bot_id" = Uuid, Path), ListQuery), responses((status = 200), (status = 404)))]
 async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids(bot_id): Ids<Uuid>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Response> {
     let page = state
         .engine
-        .list_ai_contexts(caller.admin()?, bot_id, &q.page())
+        .list_ai_contexts(admin.ws, bot_id, &q.page())
         .await?;
     Ok(success(StatusCode::OK, page))
 }
@@ -64,13 +64,10 @@ async fn list(
     params(("bot_id" = Uuid, Path), ("context_id" = Uuid, Path)), responses((status = 200, body = AiContext), (status = 404)))]
 async fn get(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids((bot_id, id)): Ids<(Uuid, Uuid)>,
 ) -> ApiResult<Response> {
-    let ctx = state
-        .engine
-        .get_ai_context(caller.admin()?, bot_id, id)
-        .await?;
+    let ctx = state.engine.get_ai_context(admin.ws, bot_id, id).await?;
     Ok(success(StatusCode::OK, ctx))
 }
 
@@ -82,13 +79,13 @@ async fn get(
     responses((status = 200, body = AiContext), (status = 404), (status = 422)))]
 async fn update(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids((bot_id, id)): Ids<(Uuid, Uuid)>,
     ApiJson(patch): ApiJson<AiContextInput>,
 ) -> ApiResult<Response> {
     let ctx = state
         .engine
-        .update_ai_context(caller.admin()?, bot_id, id, patch)
+        .update_ai_context(admin.ws, bot_id, id, patch)
         .await?;
     Ok(success(StatusCode::OK, ctx))
 }
@@ -98,13 +95,10 @@ async fn update(
     params(("bot_id" = Uuid, Path), ("context_id" = Uuid, Path)), responses((status = 200), (status = 404)))]
 async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids((bot_id, id)): Ids<(Uuid, Uuid)>,
 ) -> ApiResult<Response> {
-    state
-        .engine
-        .delete_ai_context(caller.admin()?, bot_id, id)
-        .await?;
+    state.engine.delete_ai_context(admin.ws, bot_id, id).await?;
     Ok(success(
         StatusCode::OK,
         json!({ "id": id, "deleted": true }),
@@ -128,13 +122,13 @@ pub struct ContextQuery {
     params(("conversation_id" = Uuid, Path), ContextQuery), responses((status = 200), (status = 404)))]
 async fn context(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids(id): Ids<Uuid>,
     ApiQuery(q): ApiQuery<ContextQuery>,
 ) -> ApiResult<Response> {
     let preview = state
         .engine
-        .ai_context(caller.admin()?, id, q.text.as_deref().unwrap_or(""))
+        .ai_context(admin.ws, id, q.text.as_deref().unwrap_or(""))
         .await?;
     Ok(success(StatusCode::OK, preview))
 }
@@ -147,10 +141,9 @@ async fn context(
     params(("conversation_id" = Uuid, Path)), responses((status = 200), (status = 404)))]
 async fn conversation_usage(
     State(state): State<AppState>,
-    caller: Caller,
-    Ids(id): Ids<Uuid>,
+    StaffConversation { ws, id, .. }: StaffConversation,
 ) -> ApiResult<Response> {
-    let usage = state.engine.conversation_usage(caller.staff()?, id).await?;
+    let usage = state.engine.conversation_usage(ws, id).await?;
     Ok(success(StatusCode::OK, usage))
 }
 
@@ -161,9 +154,9 @@ async fn conversation_usage(
     params(("bot_id" = Uuid, Path)), responses((status = 200), (status = 404)))]
 async fn bot_usage(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids(id): Ids<Uuid>,
 ) -> ApiResult<Response> {
-    let usage = state.engine.bot_usage(caller.admin()?, id).await?;
+    let usage = state.engine.bot_usage(admin.ws, id).await?;
     Ok(success(StatusCode::OK, usage))
 }

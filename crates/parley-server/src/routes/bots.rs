@@ -10,7 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::ListQuery;
-use crate::auth::Caller;
+use crate::auth::AdminKey;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiQuery, Ids};
 use crate::{success, AppState};
@@ -29,10 +29,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
     responses((status = 201, body = Bot), (status = 422)))]
 async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     ApiJson(input): ApiJson<BotInput>,
 ) -> ApiResult<Response> {
-    let bot = state.engine.create_bot(caller.admin()?, input).await?;
+    let bot = state.engine.create_bot(admin.ws, input).await?;
     Ok(success(StatusCode::CREATED, bot))
 }
 
@@ -40,10 +40,10 @@ async fn create(
 #[utoipa::path(get, path = "/api/v1/bots", tag = "bots", params(ListQuery), responses((status = 200)))]
 async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Response> {
-    let page = state.engine.list_bots(caller.admin()?, &q.page()).await?;
+    let page = state.engine.list_bots(admin.ws, &q.page()).await?;
     Ok(success(StatusCode::OK, page))
 }
 
@@ -52,10 +52,10 @@ async fn list(
     responses((status = 200, body = Bot), (status = 404)))]
 async fn get(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids(id): Ids<Uuid>,
 ) -> ApiResult<Response> {
-    let bot = state.engine.get_bot(caller.admin()?, id).await?;
+    let bot = state.engine.get_bot(admin.ws, id).await?;
     Ok(success(StatusCode::OK, bot))
 }
 
@@ -64,11 +64,11 @@ async fn get(
     request_body = BotInput, responses((status = 200, body = Bot), (status = 404), (status = 422)))]
 async fn update(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids(id): Ids<Uuid>,
     ApiJson(input): ApiJson<BotInput>,
 ) -> ApiResult<Response> {
-    let bot = state.engine.update_bot(caller.admin()?, id, input).await?;
+    let bot = state.engine.update_bot(admin.ws, id, input).await?;
     Ok(success(StatusCode::OK, bot))
 }
 
@@ -79,10 +79,10 @@ async fn update(
     responses((status = 200), (status = 404)))]
 async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids(id): Ids<Uuid>,
 ) -> ApiResult<Response> {
-    state.engine.delete_bot(caller.admin()?, id).await?;
+    state.engine.delete_bot(admin.ws, id).await?;
     Ok(success(
         StatusCode::OK,
         json!({ "id": id, "deleted": true }),
@@ -94,10 +94,10 @@ async fn delete(
     responses((status = 200, body = Settings), (status = 404)))]
 async fn get_settings(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids(id): Ids<Uuid>,
 ) -> ApiResult<Response> {
-    let settings = state.engine.get_settings(caller.admin()?, id).await?;
+    let settings = state.engine.get_settings(admin.ws, id).await?;
     Ok(success(StatusCode::OK, settings))
 }
 
@@ -108,14 +108,11 @@ async fn get_settings(
     request_body = SettingsPatch, responses((status = 200, body = Settings), (status = 404), (status = 422)))]
 async fn update_settings(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids(id): Ids<Uuid>,
     ApiJson(patch): ApiJson<SettingsPatch>,
 ) -> ApiResult<Response> {
-    let settings = state
-        .engine
-        .update_settings(caller.admin()?, id, patch)
-        .await?;
+    let settings = state.engine.update_settings(admin.ws, id, patch).await?;
     Ok(success(StatusCode::OK, settings))
 }
 
@@ -127,10 +124,10 @@ async fn update_settings(
     responses((status = 200, description = "the bot definition"), (status = 404)))]
 async fn export(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids(id): Ids<Uuid>,
 ) -> ApiResult<Response> {
-    let def = state.engine.export_bot(caller.admin()?, id).await?;
+    let def = state.engine.export_bot(admin.ws, id).await?;
     Ok(success(StatusCode::OK, def))
 }
 
@@ -142,10 +139,10 @@ async fn export(
     responses((status = 200, description = "updated"), (status = 201, description = "created"), (status = 422)))]
 async fn import(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     ApiJson(def): ApiJson<BotDefinition>,
 ) -> ApiResult<Response> {
-    let (bot, outcome) = state.engine.import_bot(caller.admin()?, def).await?;
+    let (bot, outcome) = state.engine.import_bot(admin.ws, def).await?;
     let status = match outcome {
         parley_store::ImportOutcome::Created => StatusCode::CREATED,
         parley_store::ImportOutcome::Updated => StatusCode::OK,

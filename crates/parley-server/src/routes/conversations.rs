@@ -20,7 +20,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::ListQuery;
-use crate::auth::Caller;
+use crate::auth::{AdminKey, ConversationRead, CustomerAccess, StaffConversation, StaffKey};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{parse_json, ApiJson, ApiQuery, Ids};
 use crate::widget::ClientIp;
@@ -106,13 +106,13 @@ pub struct ConversationQuery {
     responses((status = 201, description = "the conversation with its greeting"), (status = 404), (status = 422)))]
 async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    staff: StaffKey,
     ApiJson(req): ApiJson<NewConversationRequest>,
 ) -> ApiResult<Response> {
     let view = state
         .engine
         .start_conversation(
-            caller.staff()?,
+            staff.ws,
             StartConversation {
                 bot_id: req.bot_id,
                 contact: req.contact.unwrap_or_default(),
@@ -125,16 +125,16 @@ async fn create(
 
 /// # `GET /api/v1/conversations`
 ///
-/// Newest first, filtered by `bot_id`, `contact_id`, `status`.
+/// Newest first, filtered by `bot_id`, `contact_id`, `status`. Admin keys only: agents
+/// find their conversations through `GET /transfers` and `GET /agent/events`.
 #[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations", params(ConversationQuery, ListQuery),
-    responses((status = 200), (status = 400)))]
+    responses((status = 200), (status = 400), (status = 403)))]
 async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    AdminKey { ws, .. }: AdminKey,
     ApiQuery(q): ApiQuery<ConversationQuery>,
     ApiQuery(paging): ApiQuery<ListQuery>,
 ) -> ApiResult<Response> {
-    let ws = caller.staff()?;
     let filter = ConversationFilter {
         bot_id: q.bot_id,
         contact_id: q.contact_id,
@@ -154,11 +154,8 @@ async fn list(
     params(("conversation_id" = Uuid, Path)), responses((status = 200), (status = 404)))]
 async fn get(
     State(state): State<AppState>,
-    caller: Caller,
-    Ids(id): Ids<Uuid>,
+    StaffConversation { ws, id, .. }: StaffConversation,
 ) -> ApiResult<Response> {
-    let ws = caller.staff()?;
-    let ws = caller.reach(&state, id).await.map(|_| ws)?;
     let view: ConversationView = state.engine.get_conversation(ws, id).await?;
     Ok(success(StatusCode::OK, view))
 }
@@ -170,13 +167,10 @@ async fn get(
     params(("conversation_id" = Uuid, Path)), responses((status = 200), (status = 404)))]
 async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
+    AdminKey { ws, .. }: AdminKey,
     Ids(id): Ids<Uuid>,
 ) -> ApiResult<Response> {
-    state
-        .engine
-        .delete_conversation(caller.admin()?, id)
-        .await?;
+    state.engine.delete_conversation(ws, id).await?;
     Ok(success(
         StatusCode::OK,
         json!({ "id": id, "deleted": true }),
@@ -191,13 +185,12 @@ async fn delete(
     responses((status = 201, description = "`{\"message\"}`"), (status = 404), (status = 409), (status = 422)))]
 async fn send(
     State(state): State<AppState>,
-    caller: Caller,
+    access: CustomerAccess,
     ip: ClientIp,
-    Ids(id): Ids<Uuid>,
     ApiJson(req): ApiJson<MessageRequest>,
 ) -> ApiResult<Response> {
-    let ws = caller.reach(&state, id).await?;
-    state.client_messages.check(&caller, ip)?;
+    let CustomerAccess { ws, id, .. } = access;
+    state.client_messages.check(&access, ip)?;
     let message = state
         .engine
         .send(ws, id, inbound(req.text, req.button_id)?)
@@ -212,10 +205,8 @@ async fn send(
     params(("conversation_id" = Uuid, Path)), responses((status = 200, description = "`{\"messages\": [...]}`"), (status = 404)))]
 async fn receive(
     State(state): State<AppState>,
-    caller: Caller,
-    Ids(id): Ids<Uuid>,
+    CustomerAccess { ws, id, .. }: CustomerAccess,
 ) -> ApiResult<Response> {
-    let ws = caller.reach(&state, id).await?;
     let messages = state.engine.receive(ws, id).await?;
     Ok(success(StatusCode::OK, json!({ "messages": messages })))
 }
@@ -231,13 +222,12 @@ async fn receive(
     responses((status = 200, description = "`{\"messages\": [...]}`, or an event stream"), (status = 404), (status = 409), (status = 422)))]
 async fn complete(
     State(state): State<AppState>,
-    caller: Caller,
+    access: CustomerAccess,
     ip: ClientIp,
-    Ids(id): Ids<Uuid>,
     ApiJson(req): ApiJson<CompleteRequest>,
 ) -> ApiResult<Response> {
-    let ws = caller.reach(&state, id).await?;
-    state.client_messages.check(&caller, ip)?;
+    let CustomerAccess { ws, id, .. } = access;
+    state.client_messages.check(&access, ip)?;
     let inbound = inbound(req.text, req.button_id)?;
     if req.stream {
         return super::live::sse_complete(&state, ws, id, inbound).await;
@@ -253,11 +243,9 @@ async fn complete(
     params(("conversation_id" = Uuid, Path), ListQuery), responses((status = 200), (status = 404)))]
 async fn messages(
     State(state): State<AppState>,
-    caller: Caller,
-    Ids(id): Ids<Uuid>,
+    ConversationRead { ws, id, .. }: ConversationRead,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Response> {
-    let ws = caller.reach(&state, id).await?;
     // 404 for an unknown conversation, not an empty page.
     state.engine.get_conversation(ws, id).await?;
     let page = state
@@ -273,10 +261,8 @@ async fn messages(
     params(("conversation_id" = Uuid, Path)), responses((status = 200, body = Session), (status = 404)))]
 async fn session(
     State(state): State<AppState>,
-    caller: Caller,
-    Ids(id): Ids<Uuid>,
+    ConversationRead { ws, id, .. }: ConversationRead,
 ) -> ApiResult<Response> {
-    let ws = caller.reach(&state, id).await?;
     let session = state
         .engine
         .store()
@@ -294,11 +280,8 @@ async fn session(
     params(("conversation_id" = Uuid, Path)), responses((status = 200, body = parley_core::flow::PanelView), (status = 404)))]
 async fn panel(
     State(state): State<AppState>,
-    caller: Caller,
-    Ids(id): Ids<Uuid>,
+    StaffConversation { ws, id, .. }: StaffConversation,
 ) -> ApiResult<Response> {
-    caller.staff()?;
-    let ws = caller.reach(&state, id).await?;
     let panel = state.engine.panel(ws, id).await?;
     Ok(success(StatusCode::OK, panel))
 }
@@ -319,11 +302,10 @@ pub struct TokenRequest {
     responses((status = 201, description = "`{\"token\", \"expires_at\"}`"), (status = 404)))]
 async fn token(
     State(state): State<AppState>,
-    caller: Caller,
+    AdminKey { ws, .. }: AdminKey,
     Ids(id): Ids<Uuid>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let ws = caller.admin()?;
     let req: TokenRequest = if body.iter().all(u8::is_ascii_whitespace) {
         TokenRequest::default()
     } else {
@@ -354,11 +336,8 @@ async fn token(
     params(("conversation_id" = Uuid, Path)), responses((status = 200), (status = 404)))]
 async fn close(
     State(state): State<AppState>,
-    caller: Caller,
-    Ids(id): Ids<Uuid>,
+    StaffConversation { ws, id, .. }: StaffConversation,
 ) -> ApiResult<Response> {
-    caller.staff()?;
-    let ws = caller.reach(&state, id).await?;
     let conversation = state.engine.close_conversation(ws, id).await?;
     Ok(success(StatusCode::OK, conversation))
 }
@@ -373,14 +352,12 @@ async fn close(
     params(("conversation_id" = Uuid, Path)), responses((status = 200, description = "text/event-stream"), (status = 404)))]
 async fn events(
     State(state): State<AppState>,
-    caller: Caller,
-    Ids(id): Ids<Uuid>,
+    ConversationRead { ws, id, by_token }: ConversationRead,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let ws = caller.reach(&state, id).await?;
     state.engine.get_conversation(ws, id).await?;
     let last_seen = last_event_id(&headers)?;
-    let messages_only = matches!(caller, Caller::Conversation { .. });
+    let messages_only = by_token;
     let stream = live_events(state, ws, id, last_seen, messages_only);
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
@@ -501,11 +478,9 @@ pub(crate) fn sse_event(e: &Event) -> SseEvent {
     responses((status = 201, body = Feedback), (status = 404), (status = 422)))]
 async fn give_feedback(
     State(state): State<AppState>,
-    caller: Caller,
-    Ids(id): Ids<Uuid>,
+    CustomerAccess { ws, id, .. }: CustomerAccess,
     ApiJson(input): ApiJson<FeedbackInput>,
 ) -> ApiResult<Response> {
-    let ws = caller.reach(&state, id).await?;
     let feedback = state.engine.give_feedback(ws, id, input).await?;
     Ok(success(StatusCode::CREATED, feedback))
 }
@@ -515,12 +490,9 @@ async fn give_feedback(
     params(("conversation_id" = Uuid, Path), ListQuery), responses((status = 200), (status = 404)))]
 async fn list_feedback(
     State(state): State<AppState>,
-    caller: Caller,
-    Ids(id): Ids<Uuid>,
+    StaffConversation { ws, id, .. }: StaffConversation,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Response> {
-    caller.staff()?;
-    let ws = caller.reach(&state, id).await?;
     state.engine.get_conversation(ws, id).await?;
     let page = state
         .engine

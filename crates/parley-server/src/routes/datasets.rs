@@ -13,7 +13,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::ListQuery;
-use crate::auth::Caller;
+use crate::auth::AdminKey;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{parse_json, ApiJson, ApiQuery, Ids};
 use crate::{success, AppState};
@@ -40,10 +40,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
     responses((status = 201, body = Dataset), (status = 422)))]
 async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     ApiJson(input): ApiJson<DatasetInput>,
 ) -> ApiResult<Response> {
-    let dataset = state.engine.create_dataset(caller.admin()?, input).await?;
+    let dataset = state.engine.create_dataset(admin.ws, input).await?;
     Ok(success(StatusCode::CREATED, dataset))
 }
 
@@ -52,13 +52,10 @@ async fn create(
     responses((status = 200)))]
 async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Response> {
-    let page = state
-        .engine
-        .list_datasets(caller.admin()?, &q.page())
-        .await?;
+    let page = state.engine.list_datasets(admin.ws, &q.page()).await?;
     Ok(success(StatusCode::OK, page))
 }
 
@@ -67,10 +64,10 @@ async fn list(
     params(("dataset_id" = Uuid, Path)), responses((status = 200, body = Dataset), (status = 404)))]
 async fn get(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids(id): Ids<Uuid>,
 ) -> ApiResult<Response> {
-    let dataset = state.engine.get_dataset(caller.admin()?, id).await?;
+    let dataset = state.engine.get_dataset(admin.ws, id).await?;
     Ok(success(StatusCode::OK, dataset))
 }
 
@@ -80,14 +77,11 @@ async fn get(
     responses((status = 200, body = Dataset), (status = 404), (status = 422)))]
 async fn update(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids(id): Ids<Uuid>,
     ApiJson(input): ApiJson<DatasetInput>,
 ) -> ApiResult<Response> {
-    let dataset = state
-        .engine
-        .update_dataset(caller.admin()?, id, input)
-        .await?;
+    let dataset = state.engine.update_dataset(admin.ws, id, input).await?;
     Ok(success(StatusCode::OK, dataset))
 }
 
@@ -98,10 +92,10 @@ async fn update(
     params(("dataset_id" = Uuid, Path)), responses((status = 200), (status = 404)))]
 async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids(id): Ids<Uuid>,
 ) -> ApiResult<Response> {
-    state.engine.delete_dataset(caller.admin()?, id).await?;
+    state.engine.delete_dataset(admin.ws, id).await?;
     Ok(success(
         StatusCode::OK,
         json!({ "id": id, "deleted": true }),
@@ -118,14 +112,11 @@ async fn delete(
         (status = 404), (status = 422)))]
 async fn search(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids(id): Ids<Uuid>,
     ApiJson(input): ApiJson<SearchInput>,
 ) -> ApiResult<Response> {
-    let items = state
-        .engine
-        .search_dataset(caller.admin()?, id, input)
-        .await?;
+    let items = state.engine.search_dataset(admin.ws, id, input).await?;
     Ok(success(StatusCode::OK, json!({ "items": items })))
 }
 
@@ -148,11 +139,11 @@ async fn search(
         (status = 404), (status = 413), (status = 415), (status = 422)))]
 async fn add_record(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids(id): Ids<Uuid>,
     req: Request,
 ) -> ApiResult<Response> {
-    let ws = caller.admin()?;
+    let ws = admin.ws;
     let limit = state.http.max_upload_bytes;
     if content_type(&req).as_deref() == Some("multipart/form-data") {
         let mut form = Multipart::from_request(req, &state)
@@ -214,14 +205,11 @@ async fn add_record(
     params(("dataset_id" = Uuid, Path), ListQuery), responses((status = 200), (status = 404)))]
 async fn list_records(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids(id): Ids<Uuid>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Response> {
-    let page = state
-        .engine
-        .list_records(caller.admin()?, id, &q.page())
-        .await?;
+    let page = state.engine.list_records(admin.ws, id, &q.page()).await?;
     Ok(success(StatusCode::OK, page))
 }
 
@@ -231,13 +219,10 @@ async fn list_records(
     responses((status = 200, body = Record), (status = 404)))]
 async fn get_record(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids((dataset_id, id)): Ids<(Uuid, Uuid)>,
 ) -> ApiResult<Response> {
-    let record = state
-        .engine
-        .get_record(caller.admin()?, dataset_id, id)
-        .await?;
+    let record = state.engine.get_record(admin.ws, dataset_id, id).await?;
     Ok(success(StatusCode::OK, record))
 }
 
@@ -250,11 +235,11 @@ async fn get_record(
     responses((status = 200, body = Record), (status = 404), (status = 413), (status = 422)))]
 async fn update_record(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids((dataset_id, id)): Ids<(Uuid, Uuid)>,
     req: Request,
 ) -> ApiResult<Response> {
-    let ws = caller.admin()?;
+    let ws = admin.ws;
     let input: RecordInput = read_json(req, state.http.max_upload_bytes).await?;
     let record = state
         .engine
@@ -271,13 +256,10 @@ async fn update_record(
     responses((status = 200), (status = 404)))]
 async fn delete_record(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids((dataset_id, id)): Ids<(Uuid, Uuid)>,
 ) -> ApiResult<Response> {
-    state
-        .engine
-        .delete_record(caller.admin()?, dataset_id, id)
-        .await?;
+    state.engine.delete_record(admin.ws, dataset_id, id).await?;
     Ok(success(
         StatusCode::OK,
         json!({ "id": id, "deleted": true }),

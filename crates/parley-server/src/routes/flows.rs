@@ -9,7 +9,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::ListQuery;
-use crate::auth::Caller;
+use crate::auth::AdminKey;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiQuery, Ids};
 use crate::{success, AppState};
@@ -29,14 +29,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
     request_body = FlowInput, responses((status = 201, body = Flow), (status = 404), (status = 422)))]
 async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids(bot_id): Ids<Uuid>,
     ApiJson(input): ApiJson<FlowInput>,
 ) -> ApiResult<Response> {
-    let flow = state
-        .engine
-        .create_flow(caller.admin()?, bot_id, input)
-        .await?;
+    let flow = state.engine.create_flow(admin.ws, bot_id, input).await?;
     Ok(success(StatusCode::CREATED, flow))
 }
 
@@ -45,14 +42,11 @@ async fn create(
     params(("bot_id" = Uuid, Path), ListQuery), responses((status = 200), (status = 404)))]
 async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids(bot_id): Ids<Uuid>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Response> {
-    let page = state
-        .engine
-        .list_flows(caller.admin()?, bot_id, &q.page())
-        .await?;
+    let page = state.engine.list_flows(admin.ws, bot_id, &q.page()).await?;
     Ok(success(StatusCode::OK, page))
 }
 
@@ -61,10 +55,10 @@ async fn list(
     params(("bot_id" = Uuid, Path), ("flow_id" = Uuid, Path)), responses((status = 200, body = Flow), (status = 404)))]
 async fn get(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids((bot_id, id)): Ids<(Uuid, Uuid)>,
 ) -> ApiResult<Response> {
-    let flow = state.engine.get_flow(caller.admin()?, bot_id, id).await?;
+    let flow = state.engine.get_flow(admin.ws, bot_id, id).await?;
     Ok(success(StatusCode::OK, flow))
 }
 
@@ -77,13 +71,13 @@ async fn get(
     responses((status = 200, body = Flow), (status = 404), (status = 422)))]
 async fn update(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids((bot_id, id)): Ids<(Uuid, Uuid)>,
     ApiJson(patch): ApiJson<FlowPatch>,
 ) -> ApiResult<Response> {
     let flow = state
         .engine
-        .update_flow(caller.admin()?, bot_id, id, patch)
+        .update_flow(admin.ws, bot_id, id, patch)
         .await?;
     Ok(success(StatusCode::OK, flow))
 }
@@ -95,13 +89,10 @@ async fn update(
     params(("bot_id" = Uuid, Path), ("flow_id" = Uuid, Path)), responses((status = 200), (status = 404)))]
 async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids((bot_id, id)): Ids<(Uuid, Uuid)>,
 ) -> ApiResult<Response> {
-    state
-        .engine
-        .delete_flow(caller.admin()?, bot_id, id)
-        .await?;
+    state.engine.delete_flow(admin.ws, bot_id, id).await?;
     Ok(success(
         StatusCode::OK,
         json!({ "id": id, "deleted": true }),

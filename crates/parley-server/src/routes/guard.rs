@@ -11,7 +11,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::ListQuery;
-use crate::auth::Caller;
+use crate::auth::AdminKey;
 use crate::error::ApiResult;
 use crate::extract::{ApiQuery, Ids};
 use crate::{success, AppState};
@@ -44,7 +44,7 @@ pub struct SafetyEventQuery {
     responses((status = 200, body = [SafetyEvent]), (status = 400), (status = 403), (status = 404)))]
 async fn safety_events(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids(bot_id): Ids<Uuid>,
     ApiQuery(q): ApiQuery<SafetyEventQuery>,
 ) -> ApiResult<Response> {
@@ -59,7 +59,7 @@ async fn safety_events(
     };
     let events = state
         .engine
-        .list_safety_events(caller.admin()?, bot_id, &filter, &page)
+        .list_safety_events(admin.ws, bot_id, &filter, &page)
         .await?;
     Ok(success(StatusCode::OK, events))
 }
@@ -75,12 +75,12 @@ async fn safety_events(
     responses((status = 200), (status = 403), (status = 404), (status = 503)))]
 async fn original(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids((conversation_id, message_id)): Ids<(Uuid, Uuid)>,
 ) -> ApiResult<Response> {
     let text = state
         .engine
-        .message_original(caller.admin()?, conversation_id, message_id)
+        .message_original(admin.ws, conversation_id, message_id)
         .await?;
     Ok(success(StatusCode::OK, text))
 }

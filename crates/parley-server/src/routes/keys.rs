@@ -10,7 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::ListQuery;
-use crate::auth::{create_key, Caller};
+use crate::auth::{create_key, AdminKey};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Ids};
 use crate::{success, AppState};
@@ -43,10 +43,10 @@ pub struct CreatedKey {
     responses((status = 201, body = CreatedKey), (status = 403), (status = 422)))]
 async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     ApiJson(req): ApiJson<NewKeyRequest>,
 ) -> ApiResult<Response> {
-    let ws = caller.admin()?;
+    let ws = admin.ws;
     let name = parley_core::validation::clean_name(&req.name);
     let name = name.as_str();
     if name.is_empty() || name.chars().count() > 100 {
@@ -73,10 +73,10 @@ async fn create(
     responses((status = 200, description = "a page of keys (never their secrets)")))]
 async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Response> {
-    let ws = caller.admin()?;
+    let ws = admin.ws;
     let page = state.engine.store().list_keys(ws, &q.page()).await?;
     Ok(success(StatusCode::OK, page))
 }
@@ -88,11 +88,11 @@ async fn list(
     params(("key_id" = Uuid, Path)), responses((status = 200), (status = 404), (status = 409)))]
 async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids(id): Ids<Uuid>,
 ) -> ApiResult<Response> {
-    let ws = caller.admin()?;
-    if matches!(caller, Caller::Key { key_id, .. } if key_id == id) {
+    let ws = admin.ws;
+    if admin.key_id == id {
         return Err(ApiError::Conflict(
             "a key cannot delete itself; use another admin key".into(),
         ));

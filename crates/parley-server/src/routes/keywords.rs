@@ -9,7 +9,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::ListQuery;
-use crate::auth::Caller;
+use crate::auth::AdminKey;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiQuery, Ids};
 use crate::{success, AppState};
@@ -27,14 +27,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
     request_body = KeywordRuleInput, responses((status = 201, body = KeywordRule), (status = 404), (status = 422)))]
 async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids(bot_id): Ids<Uuid>,
     ApiJson(input): ApiJson<KeywordRuleInput>,
 ) -> ApiResult<Response> {
-    let rule = state
-        .engine
-        .create_rule(caller.admin()?, bot_id, input)
-        .await?;
+    let rule = state.engine.create_rule(admin.ws, bot_id, input).await?;
     Ok(success(StatusCode::CREATED, rule))
 }
 
@@ -43,14 +40,11 @@ async fn create(
     params(("bot_id" = Uuid, Path), ListQuery), responses((status = 200), (status = 404)))]
 async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids(bot_id): Ids<Uuid>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Response> {
-    let page = state
-        .engine
-        .list_rules(caller.admin()?, bot_id, &q.page())
-        .await?;
+    let page = state.engine.list_rules(admin.ws, bot_id, &q.page()).await?;
     Ok(success(StatusCode::OK, page))
 }
 
@@ -59,10 +53,10 @@ async fn list(
     params(("bot_id" = Uuid, Path), ("rule_id" = Uuid, Path)), responses((status = 200, body = KeywordRule), (status = 404)))]
 async fn get(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids((bot_id, id)): Ids<(Uuid, Uuid)>,
 ) -> ApiResult<Response> {
-    let rule = state.engine.get_rule(caller.admin()?, bot_id, id).await?;
+    let rule = state.engine.get_rule(admin.ws, bot_id, id).await?;
     Ok(success(StatusCode::OK, rule))
 }
 
@@ -74,13 +68,13 @@ async fn get(
     responses((status = 200, body = KeywordRule), (status = 404), (status = 422)))]
 async fn update(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids((bot_id, id)): Ids<(Uuid, Uuid)>,
     ApiJson(patch): ApiJson<KeywordRulePatch>,
 ) -> ApiResult<Response> {
     let rule = state
         .engine
-        .update_rule(caller.admin()?, bot_id, id, patch)
+        .update_rule(admin.ws, bot_id, id, patch)
         .await?;
     Ok(success(StatusCode::OK, rule))
 }
@@ -90,13 +84,10 @@ async fn update(
     params(("bot_id" = Uuid, Path), ("rule_id" = Uuid, Path)), responses((status = 200), (status = 404)))]
 async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids((bot_id, id)): Ids<(Uuid, Uuid)>,
 ) -> ApiResult<Response> {
-    state
-        .engine
-        .delete_rule(caller.admin()?, bot_id, id)
-        .await?;
+    state.engine.delete_rule(admin.ws, bot_id, id).await?;
     Ok(success(
         StatusCode::OK,
         json!({ "id": id, "deleted": true }),

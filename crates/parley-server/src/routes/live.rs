@@ -19,9 +19,8 @@ use tokio::sync::{mpsc, oneshot};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use crate::auth::Caller;
+use crate::auth::CustomerAccess;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::Ids;
 use crate::widget::ClientIp;
 use crate::AppState;
 
@@ -151,22 +150,23 @@ struct ClientFrame {
 /// A WebSocket for the conversation. Send `{"text"}` or `{"button_id"}`; receive
 /// `{"type": "delta", "text"}` frames as the reply is written, `{"type": "message",
 /// "message"}` for each finished message, then `{"type": "done"}` (or `{"type": "error",
-/// "error": {"code", "message"}}`). Messages are answered one at a time, in order.
+/// "error": {"code", "message"}}`). Messages are answered one at a time, in order. The
+/// socket speaks as the customer: the conversation's token or an admin key, never an
+/// agent key.
 /// Browsers, which cannot set `Authorization` on a WebSocket, offer the subprotocols
 /// `parley` and `bearer.<token>`; the server answers with `parley`.
 #[utoipa::path(get, path = "/api/v1/conversations/{conversation_id}/ws", tag = "conversations",
     params(("conversation_id" = Uuid, Path)), responses((status = 101, description = "switching to the WebSocket protocol"), (status = 404)))]
 async fn socket(
     State(state): State<AppState>,
-    caller: Caller,
+    access: CustomerAccess,
     ip: ClientIp,
-    Ids(id): Ids<Uuid>,
     upgrade: WebSocketUpgrade,
 ) -> ApiResult<Response> {
-    let ws = caller.conversation(id)?;
+    let CustomerAccess { ws, id, by_token } = access;
     state.engine.get_conversation(ws, id).await?;
     // Each message counts against the client's limit as `send` would (tokens only).
-    let client = matches!(caller, Caller::Conversation { .. }).then_some(ip.0);
+    let client = by_token.then_some(ip.0);
     // A browser that carried its token as the `bearer.…` subprotocol must get one of the
     // protocols it offered back, or it drops the connection: `parley` is that one.
     Ok(upgrade

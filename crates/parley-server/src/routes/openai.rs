@@ -26,7 +26,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::live::{self, LiveStart};
-use crate::auth::Caller;
+use crate::auth::AdminKey;
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -135,19 +135,20 @@ fn usage(messages: &[Message]) -> Value {
 ///
 /// OpenAI's chat completions, answered by the bot named in `model` (its id or name) with
 /// the full pipeline. `stream: true` answers with `chat.completion.chunk` events and
-/// `data: [DONE]`. Needs an API key (admin or agent). The conversation is kept by the
+/// `data: [DONE]`. Needs an admin key: the door speaks as the customer, which agent keys
+/// never do (403), and it picks conversations by id or contact. The conversation is kept by the
 /// `X-Parley-Conversation` header or the `user` field; the answer carries the header, and
 /// `parley.conversation_id` and `parley.messages` (with their `meta`) in the body.
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "openai",
     responses((status = 200, description = "a `chat.completion`, or `chat.completion.chunk` events"),
-        (status = 401), (status = 404, description = "no bot with that id or name")))]
+        (status = 401), (status = 403), (status = 404, description = "no bot with that id or name")))]
 async fn chat_completions(
     State(state): State<AppState>,
-    caller: Result<Caller, ApiError>,
+    admin: Result<AdminKey, ApiError>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OpenAiError> {
-    let ws = caller?.staff()?;
+    let ws = admin?.ws;
     let req: ChatCompletionRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::BadRequest(format!("the request is not a chat completion request: {e}"))
     })?;
@@ -290,12 +291,13 @@ async fn chat_completions(
 /// # `GET /v1/models`
 ///
 /// The workspace's bots as OpenAI models (`id` = bot id), for chat UIs that list models.
-#[utoipa::path(get, path = "/v1/models", tag = "openai", responses((status = 200), (status = 401)))]
+/// Admin keys, like the door itself.
+#[utoipa::path(get, path = "/v1/models", tag = "openai", responses((status = 200), (status = 401), (status = 403)))]
 async fn models(
     State(state): State<AppState>,
-    caller: Result<Caller, ApiError>,
+    admin: Result<AdminKey, ApiError>,
 ) -> Result<Response, OpenAiError> {
-    let ws = caller?.staff()?;
+    let ws = admin?.ws;
     let page = state
         .engine
         .list_bots(

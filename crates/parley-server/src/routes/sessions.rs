@@ -10,9 +10,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::ListQuery;
-use crate::auth::Caller;
+use crate::auth::{AdminKey, StaffConversation};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiQuery, Ids};
+use crate::extract::ApiQuery;
 use crate::{success, AppState};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -31,15 +31,14 @@ pub struct SessionQuery {
 
 /// # `GET /api/v1/sessions`
 ///
-/// Sessions of active conversations.
-#[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions", params(SessionQuery, ListQuery), responses((status = 200)))]
+/// Sessions of active conversations. Admin keys only.
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions", params(SessionQuery, ListQuery), responses((status = 200), (status = 403)))]
 async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    AdminKey { ws, .. }: AdminKey,
     ApiQuery(q): ApiQuery<SessionQuery>,
     ApiQuery(paging): ApiQuery<ListQuery>,
 ) -> ApiResult<Response> {
-    let ws = caller.staff()?;
     let filter = SessionFilter {
         bot_id: q.bot_id,
         mode: q.mode,
@@ -55,18 +54,18 @@ async fn list(
 
 /// # `GET /api/v1/sessions/{session_id}`
 ///
-/// A session's id is its conversation's id.
+/// A session's id is its conversation's id. Admin keys, and agents that reach the
+/// conversation.
 #[utoipa::path(get, path = "/api/v1/sessions/{session_id}", tag = "sessions",
     params(("session_id" = Uuid, Path)), responses((status = 200, body = Session), (status = 404)))]
 async fn get(
     State(state): State<AppState>,
-    caller: Caller,
-    Ids(id): Ids<Uuid>,
+    StaffConversation { ws, id, .. }: StaffConversation,
 ) -> ApiResult<Response> {
     let session = state
         .engine
         .store()
-        .get_session(caller.staff()?, id)
+        .get_session(ws, id)
         .await?
         .ok_or_else(|| ApiError::NotFound("no such session".into()))?;
     Ok(success(StatusCode::OK, session))

@@ -10,7 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::ListQuery;
-use crate::auth::{generate_key, Caller};
+use crate::auth::{generate_key, AdminKey, StaffKey};
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiQuery, Ids};
 use crate::{success, AppState};
@@ -28,10 +28,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
     responses((status = 201, body = Team), (status = 422)))]
 async fn create_team(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     ApiJson(input): ApiJson<TeamInput>,
 ) -> ApiResult<Response> {
-    let team = state.engine.create_team(caller.admin()?, input).await?;
+    let team = state.engine.create_team(admin.ws, input).await?;
     Ok(success(StatusCode::CREATED, team))
 }
 
@@ -39,10 +39,10 @@ async fn create_team(
 #[utoipa::path(get, path = "/api/v1/teams", tag = "handoff", params(ListQuery), responses((status = 200)))]
 async fn list_teams(
     State(state): State<AppState>,
-    caller: Caller,
+    staff: StaffKey,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Response> {
-    let page = state.engine.list_teams(caller.staff()?, &q.page()).await?;
+    let page = state.engine.list_teams(staff.ws, &q.page()).await?;
     Ok(success(StatusCode::OK, page))
 }
 
@@ -51,10 +51,10 @@ async fn list_teams(
     responses((status = 200, body = Team), (status = 404)))]
 async fn get_team(
     State(state): State<AppState>,
-    caller: Caller,
+    staff: StaffKey,
     Ids(id): Ids<Uuid>,
 ) -> ApiResult<Response> {
-    let team = state.engine.get_team(caller.staff()?, id).await?;
+    let team = state.engine.get_team(staff.ws, id).await?;
     Ok(success(StatusCode::OK, team))
 }
 
@@ -63,11 +63,11 @@ async fn get_team(
     request_body = TeamInput, responses((status = 200, body = Team), (status = 404), (status = 422)))]
 async fn update_team(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids(id): Ids<Uuid>,
     ApiJson(input): ApiJson<TeamInput>,
 ) -> ApiResult<Response> {
-    let team = state.engine.update_team(caller.admin()?, id, input).await?;
+    let team = state.engine.update_team(admin.ws, id, input).await?;
     Ok(success(StatusCode::OK, team))
 }
 
@@ -78,10 +78,10 @@ async fn update_team(
     responses((status = 200), (status = 404)))]
 async fn delete_team(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids(id): Ids<Uuid>,
 ) -> ApiResult<Response> {
-    state.engine.delete_team(caller.admin()?, id).await?;
+    state.engine.delete_team(admin.ws, id).await?;
     Ok(success(
         StatusCode::OK,
         json!({ "id": id, "deleted": true }),
@@ -96,10 +96,10 @@ async fn delete_team(
     responses((status = 201, description = "the agent with its key"), (status = 422)))]
 async fn create_agent(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     ApiJson(input): ApiJson<AgentInput>,
 ) -> ApiResult<Response> {
-    let ws = caller.admin()?;
+    let ws = admin.ws;
     let name = input.name.clone().unwrap_or_default();
     let key = generate_key(ws, &format!("agent {name}"), Role::Agent);
     let agent = state
@@ -115,10 +115,10 @@ async fn create_agent(
 #[utoipa::path(get, path = "/api/v1/agents", tag = "handoff", params(ListQuery), responses((status = 200)))]
 async fn list_agents(
     State(state): State<AppState>,
-    caller: Caller,
+    staff: StaffKey,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Response> {
-    let page = state.engine.list_agents(caller.staff()?, &q.page()).await?;
+    let page = state.engine.list_agents(staff.ws, &q.page()).await?;
     Ok(success(StatusCode::OK, page))
 }
 
@@ -127,10 +127,10 @@ async fn list_agents(
     responses((status = 200, body = Agent), (status = 404)))]
 async fn get_agent(
     State(state): State<AppState>,
-    caller: Caller,
+    staff: StaffKey,
     Ids(id): Ids<Uuid>,
 ) -> ApiResult<Response> {
-    let agent = state.engine.get_agent(caller.staff()?, id).await?;
+    let agent = state.engine.get_agent(staff.ws, id).await?;
     Ok(success(StatusCode::OK, agent))
 }
 
@@ -139,14 +139,11 @@ async fn get_agent(
     request_body = AgentInput, responses((status = 200, body = Agent), (status = 404), (status = 422)))]
 async fn update_agent(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids(id): Ids<Uuid>,
     ApiJson(input): ApiJson<AgentInput>,
 ) -> ApiResult<Response> {
-    let agent = state
-        .engine
-        .update_agent(caller.admin()?, id, input)
-        .await?;
+    let agent = state.engine.update_agent(admin.ws, id, input).await?;
     Ok(success(StatusCode::OK, agent))
 }
 
@@ -157,10 +154,10 @@ async fn update_agent(
     responses((status = 200), (status = 404)))]
 async fn delete_agent(
     State(state): State<AppState>,
-    caller: Caller,
+    admin: AdminKey,
     Ids(id): Ids<Uuid>,
 ) -> ApiResult<Response> {
-    state.engine.delete_agent(caller.admin()?, id).await?;
+    state.engine.delete_agent(admin.ws, id).await?;
     Ok(success(
         StatusCode::OK,
         json!({ "id": id, "deleted": true }),

@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::conversations::sse_event;
 use super::ListQuery;
-use crate::auth::Caller;
+use crate::auth::StaffKey;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Ids};
 use crate::{success, AppState};
@@ -65,11 +65,10 @@ fn queue(team_id: Option<&str>) -> ApiResult<Option<Queue>> {
     responses((status = 200), (status = 403)))]
 async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    StaffKey { ws, actor }: StaffKey,
     ApiQuery(q): ApiQuery<TransferQuery>,
     ApiQuery(paging): ApiQuery<ListQuery>,
 ) -> ApiResult<Response> {
-    let (ws, actor) = caller.actor(&state).await?;
     let filter = TransferFilter {
         status: q.status,
         queue: queue(q.team_id.as_deref())?,
@@ -95,22 +94,22 @@ pub struct CreateTransfer {
 ///
 /// `{"conversation_id" | "contact_id", "team_id"?, "notes"?}`: hands the conversation (or
 /// the contact's latest active one) to a human. The user is told, the bot goes silent. A
-/// conversation with an open transfer has that transfer updated instead.
+/// conversation with an open transfer has that transfer updated instead. An agent may
+/// transfer only a conversation it already reaches (403 otherwise).
 #[utoipa::path(post, path = "/api/v1/transfers", tag = "handoff", request_body = CreateTransfer,
-    responses((status = 201), (status = 404), (status = 422)))]
+    responses((status = 201), (status = 403), (status = 404), (status = 422)))]
 async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    StaffKey { ws, actor }: StaffKey,
     ApiJson(body): ApiJson<CreateTransfer>,
 ) -> ApiResult<Response> {
-    let (ws, _) = caller.actor(&state).await?;
     let req = TransferRequest {
         conversation_id: body.conversation_id,
         contact_id: body.contact_id,
         team_id: body.team_id,
         notes: body.notes,
     };
-    let transfer = state.engine.create_transfer(ws, req).await?;
+    let transfer = state.engine.create_transfer(ws, &actor, req).await?;
     Ok(success(StatusCode::CREATED, transfer))
 }
 
@@ -129,10 +128,9 @@ pub struct PickupQuery {
     responses((status = 200), (status = 403), (status = 404)))]
 async fn pickup(
     State(state): State<AppState>,
-    caller: Caller,
+    StaffKey { ws, actor }: StaffKey,
     ApiQuery(q): ApiQuery<PickupQuery>,
 ) -> ApiResult<Response> {
-    let (ws, actor) = caller.actor(&state).await?;
     let picked = state
         .engine
         .pickup(ws, &actor, queue(q.team_id.as_deref())?)
@@ -146,10 +144,9 @@ async fn pickup(
     params(("transfer_id" = Uuid, Path)), responses((status = 200), (status = 403), (status = 404)))]
 async fn get(
     State(state): State<AppState>,
-    caller: Caller,
+    StaffKey { ws, actor }: StaffKey,
     Ids(id): Ids<Uuid>,
 ) -> ApiResult<Response> {
-    let (ws, actor) = caller.actor(&state).await?;
     let t = state.engine.get_transfer(ws, &actor, id).await?;
     Ok(success(StatusCode::OK, t))
 }
@@ -166,11 +163,10 @@ pub struct AssignRequest {
     responses((status = 200), (status = 403), (status = 404), (status = 409), (status = 422)))]
 async fn assign(
     State(state): State<AppState>,
-    caller: Caller,
+    StaffKey { ws, actor }: StaffKey,
     Ids(id): Ids<Uuid>,
     ApiJson(body): ApiJson<AssignRequest>,
 ) -> ApiResult<Response> {
-    let (ws, actor) = caller.actor(&state).await?;
     let t = state.engine.assign(ws, &actor, id, body.agent_id).await?;
     Ok(success(StatusCode::OK, t))
 }
@@ -182,10 +178,9 @@ async fn assign(
     params(("transfer_id" = Uuid, Path)), responses((status = 200), (status = 403), (status = 404)))]
 async fn resume(
     State(state): State<AppState>,
-    caller: Caller,
+    StaffKey { ws, actor }: StaffKey,
     Ids(id): Ids<Uuid>,
 ) -> ApiResult<Response> {
-    let (ws, actor) = caller.actor(&state).await?;
     let t = state.engine.resume(ws, &actor, id).await?;
     Ok(success(StatusCode::OK, t))
 }
@@ -205,11 +200,10 @@ pub struct AgentMessageRequest {
     responses((status = 201), (status = 403), (status = 404), (status = 409)))]
 async fn agent_message(
     State(state): State<AppState>,
-    caller: Caller,
+    StaffKey { ws, actor }: StaffKey,
     Ids(id): Ids<Uuid>,
     ApiJson(body): ApiJson<AgentMessageRequest>,
 ) -> ApiResult<Response> {
-    let (ws, actor) = caller.actor(&state).await?;
     let message = state
         .engine
         .agent_message(ws, &actor, id, body.text)
@@ -230,10 +224,11 @@ async fn agent_message(
     responses((status = 200, description = "text/event-stream"), (status = 403)))]
 async fn agent_events(
     State(state): State<AppState>,
-    caller: Caller,
+    StaffKey { ws, actor }: StaffKey,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let (ws, actor) = caller.actor(&state).await?;
+    // A profile-less agent key reaches nothing: refused now rather than an empty stream.
+    actor.reach()?;
     let last_seen = super::conversations::last_event_id(&headers)?;
     let stream = agent_stream(state, ws, actor, last_seen);
     Ok(Sse::new(stream)
@@ -242,17 +237,6 @@ async fn agent_events(
 }
 
 const REPLAY_BATCH: u32 = 200;
-
-/// Does this transfer belong in the actor's inbox?
-fn visible(actor: &Actor, t: &Transfer) -> bool {
-    match actor {
-        Actor::Admin => true,
-        Actor::Agent(Some(a)) => {
-            t.agent_id == Some(a.id) || t.team_id.is_none_or(|team| a.team_ids.contains(&team))
-        }
-        Actor::Agent(None) => t.team_id.is_none(),
-    }
-}
 
 /// The inbox filter: which conversations are watched, updated from transfer events.
 struct Inbox {
@@ -267,8 +251,11 @@ impl Inbox {
             let Ok(t) = serde_json::from_value::<Transfer>(e.payload.clone()) else {
                 return false;
             };
-            let show = visible(&self.actor, &t);
-            if show && t.status == TransferStatus::Active {
+            // In reach now (the access rule), or leaving a conversation that was: the
+            // inbox must hear that it was resumed, moved to another team or reassigned.
+            let reaches = self.actor.reaches(&t);
+            let show = reaches || self.watched.contains(&t.conversation_id);
+            if reaches && t.status == TransferStatus::Active {
                 self.watched.insert(t.conversation_id);
             } else {
                 self.watched.remove(&t.conversation_id);

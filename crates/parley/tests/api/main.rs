@@ -6,6 +6,7 @@
 
 mod ai;
 mod auth;
+mod authz;
 mod bad_input;
 mod bots;
 mod browser;
