@@ -582,6 +582,9 @@ pub enum FetchError {
     Outbound(#[from] OutboundError),
     #[error("the response is not JSON: {0}")]
     NotJson(String),
+    /// A template in the step's URL, headers or body failed: nothing was sent.
+    #[error("{0}")]
+    Template(String),
 }
 
 /// The session's values with every string percent-encoded, for filling URLs.
@@ -616,7 +619,7 @@ fn render_json(turn: &TurnContext<'_>, vars: &Value, v: &Value) -> Result<Value,
 /// A templated part of the request; a template that fails stops the request.
 fn render_part(turn: &TurnContext<'_>, vars: &Value, text: &str) -> Result<String, FetchError> {
     turn.render_for_request(text, vars)
-        .map_err(|e| FetchError::Request(format!("a template in the step failed ({})", e.kind())))
+        .map_err(|e| FetchError::Template(format!("a template in the step failed ({})", e.kind())))
 }
 
 /// Calls the step's endpoint and maps its JSON response into variables.

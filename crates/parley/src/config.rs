@@ -360,6 +360,8 @@ impl Config {
             timeout: std::time::Duration::from_millis(o.timeout_ms),
             max_response_bytes: o.max_response_bytes,
         })
+    }
+
     /// The engine's limits on what users send.
     pub fn engine_limits(&self) -> parley_engine::Limits {
         parley_engine::Limits {
