@@ -59,9 +59,32 @@ where
     }
 }
 
-/// Parses JSON, telling syntax errors (400) from shape errors (422, with the field path).
+/// Parses a JSON object, telling syntax errors (400) from shape errors (422, with the field
+/// path). Every request body is an object: serde would otherwise take an array for a struct
+/// (`["x", "y"]` filling its fields in order), so anything else is refused with 400 before
+/// deserializing; so are bytes after the object, which serde leaves unread unless asked.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let first = bytes
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    if first.is_some_and(|b| *b != b'{') {
+        return Err(ApiError::BadRequest(
+            "the body must be a JSON object (`{...}`)".into(),
+        ));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let value = deserialize_strictly(de)?;
+    de.end().map_err(|e| {
+        ApiError::BadRequest(format!(
+            "the body is not valid JSON: {e} (nothing may follow the object)"
+        ))
+    })?;
+    Ok(value)
+}
+
+fn deserialize_strictly<T: DeserializeOwned>(
+    de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'_>>,
+) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
@@ -131,7 +154,9 @@ fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
         .map_err(|_| ApiError::NotFound(format!("`{raw}` is not an id that exists here")))
 }
 
-/// A query string, with bad values answered 400.
+/// A query string: a value of the wrong type is answered 400, a value of the right type
+/// out of its range (serde's `invalid_value`, as [`crate::routes::PageLimit`] gives) 422
+/// naming the parameter.
 pub struct ApiQuery<T>(pub T);
 
 impl<S, T> FromRequestParts<S> for ApiQuery<T>
@@ -141,12 +166,24 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| ApiQuery(q.0))
-            .map_err(|e| ApiError::BadRequest(format!("bad query string: {}", e.body_text())))
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parse_query(parts.uri.query().unwrap_or("")).map(ApiQuery)
     }
+}
+
+fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let message = e.into_inner().to_string();
+        if message.starts_with("invalid value: ") {
+            ApiError::validation(field, message)
+        } else if field == "." {
+            ApiError::BadRequest(format!("bad query string: {message}"))
+        } else {
+            ApiError::BadRequest(format!("bad query string: `{field}`: {message}"))
+        }
+    })
 }
 
 #[cfg(test)]
@@ -192,5 +229,50 @@ mod tests {
             ApiError::Validation(v) => assert_eq!(v.errors[0].field, "inner.m"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Query {
+        limit: Option<crate::routes::PageLimit>,
+        flag: Option<bool>,
+    }
+
+    #[test]
+    fn query_values_out_of_range_are_422_and_mistyped_400() {
+        for q in ["limit=0", "limit=-1", "limit=201", "limit=100000"] {
+            match parse_query::<Query>(q).unwrap_err() {
+                ApiError::Validation(v) => assert_eq!(v.errors[0].field, "limit", "{q}"),
+                other => panic!("{q}: {other:?}"),
+            }
+        }
+        for q in ["limit=lots", "limit=1.5", "flag=maybe"] {
+            assert_eq!(
+                parse_query::<Query>(q).unwrap_err().code(),
+                "bad_request",
+                "{q}"
+            );
+        }
+        let ok = parse_query::<Query>("limit=200&flag=true").unwrap();
+        assert_eq!(ok.limit.map(|l| l.get()), Some(200));
+        assert!(parse_query::<Query>("").unwrap().limit.is_none());
+    }
+
+    #[test]
+    fn only_one_object_is_a_body() {
+        for body in [
+            &br#"["a", null]"#[..],
+            br#"  ["a"]"#,
+            br#""a""#,
+            b"42",
+            b"null",
+            br#"{"text": "a"} trailing"#,
+            br#"{"text": "a"}{"text": "b"}"#,
+            b"",
+        ] {
+            let e = parse_json::<Body>(body).unwrap_err();
+            assert_eq!(e.code(), "bad_request", "{}", String::from_utf8_lossy(body));
+        }
+        assert!(parse_json::<Body>(b" \n{\"text\": \"a\"}\r\n ").is_ok());
     }
 }

@@ -166,7 +166,7 @@ async fn get(
 ///
 /// Erases the conversation with its messages, session and events.
 #[utoipa::path(delete, path = "/api/v1/conversations/{conversation_id}", tag = "conversations",
-    params(("conversation_id" = Uuid, Path)), responses((status = 200), (status = 404)))]
+    params(("conversation_id" = Uuid, Path)), responses((status = 200, body = super::Deleted), (status = 404)))]
 async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -187,7 +187,7 @@ async fn delete(
 /// Stores the user's message (durable when this answers); the reply comes from `receive`.
 #[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/send", tag = "conversations",
     params(("conversation_id" = Uuid, Path)), request_body = MessageRequest,
-    responses((status = 201, description = "`{\"message\"}`"), (status = 404), (status = 409), (status = 422)))]
+    responses((status = 201, body = super::SentMessage, description = "`{\"message\"}`"), (status = 404), (status = 409), (status = 422)))]
 async fn send(
     State(state): State<AppState>,
     caller: Caller,
@@ -206,7 +206,7 @@ async fn send(
 ///
 /// The bot's replies to everything sent since its last reply (empty when nothing waits).
 #[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/receive", tag = "conversations",
-    params(("conversation_id" = Uuid, Path)), responses((status = 200, description = "`{\"messages\": [...]}`"), (status = 404)))]
+    params(("conversation_id" = Uuid, Path)), responses((status = 200, body = super::Messages), (status = 404)))]
 async fn receive(
     State(state): State<AppState>,
     caller: Caller,
@@ -225,7 +225,7 @@ async fn receive(
 /// is stored either way.
 #[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/complete", tag = "conversations",
     params(("conversation_id" = Uuid, Path)), request_body = CompleteRequest,
-    responses((status = 200, description = "`{\"messages\": [...]}`, or an event stream"), (status = 404), (status = 409), (status = 422)))]
+    responses((status = 200, content((super::Messages = "application/json"), (String = "text/event-stream")), description = "`{\"messages\": [...]}`, or an event stream (`\"stream\": true`)"), (status = 404), (status = 409), (status = 422)))]
 async fn complete(
     State(state): State<AppState>,
     caller: Caller,
@@ -245,7 +245,7 @@ async fn complete(
 ///
 /// The history, oldest first.
 #[utoipa::path(get, path = "/api/v1/conversations/{conversation_id}/messages", tag = "conversations",
-    params(("conversation_id" = Uuid, Path), ListQuery), responses((status = 200), (status = 404)))]
+    params(("conversation_id" = Uuid, Path), ListQuery), responses((status = 200, body = super::Page<parley_core::Message>), (status = 404)))]
 async fn messages(
     State(state): State<AppState>,
     caller: Caller,
@@ -346,7 +346,7 @@ async fn token(
 ///
 /// Keeps the history; further messages are refused with 409.
 #[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/close", tag = "conversations",
-    params(("conversation_id" = Uuid, Path)), responses((status = 200), (status = 404)))]
+    params(("conversation_id" = Uuid, Path)), responses((status = 200, body = parley_core::Conversation), (status = 404)))]
 async fn close(
     State(state): State<AppState>,
     caller: Caller,
@@ -365,7 +365,7 @@ async fn close(
 /// also see the conversation's other events (`flow.started`, `flow.completed`,
 /// `flow.abandoned`, `transfer.created`, …); a conversation token sees messages only.
 #[utoipa::path(get, path = "/api/v1/conversations/{conversation_id}/events", tag = "conversations",
-    params(("conversation_id" = Uuid, Path)), responses((status = 200, description = "text/event-stream"), (status = 404)))]
+    params(("conversation_id" = Uuid, Path)), responses((status = 200, body = String, content_type = "text/event-stream"), (status = 404)))]
 async fn events(
     State(state): State<AppState>,
     caller: Caller,
@@ -507,7 +507,7 @@ async fn give_feedback(
 
 /// # `GET /api/v1/conversations/{conversation_id}/feedback`
 #[utoipa::path(get, path = "/api/v1/conversations/{conversation_id}/feedback", tag = "conversations",
-    params(("conversation_id" = Uuid, Path), ListQuery), responses((status = 200), (status = 404)))]
+    params(("conversation_id" = Uuid, Path), ListQuery), responses((status = 200, body = super::Page<Feedback>), (status = 404)))]
 async fn list_feedback(
     State(state): State<AppState>,
     caller: Caller,

@@ -49,7 +49,7 @@ async fn create(
 
 /// # `GET /api/v1/datasets`
 #[utoipa::path(get, path = "/api/v1/datasets", tag = "datasets", params(ListQuery),
-    responses((status = 200)))]
+    responses((status = 200, body = super::Page<Dataset>)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -95,7 +95,7 @@ async fn update(
 ///
 /// Deletes the dataset with its records; they leave search results at once.
 #[utoipa::path(delete, path = "/api/v1/datasets/{dataset_id}", tag = "datasets",
-    params(("dataset_id" = Uuid, Path)), responses((status = 200), (status = 404)))]
+    params(("dataset_id" = Uuid, Path)), responses((status = 200, body = super::Deleted), (status = 404)))]
 async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -206,7 +206,7 @@ async fn add_record(
 
 /// # `GET /api/v1/datasets/{dataset_id}/records`
 #[utoipa::path(get, path = "/api/v1/datasets/{dataset_id}/records", tag = "datasets",
-    params(("dataset_id" = Uuid, Path), ListQuery), responses((status = 200), (status = 404)))]
+    params(("dataset_id" = Uuid, Path), ListQuery), responses((status = 200, body = super::Page<Record>), (status = 404)))]
 async fn list_records(
     State(state): State<AppState>,
     caller: Caller,
@@ -263,7 +263,7 @@ async fn update_record(
 /// The record leaves search results at once.
 #[utoipa::path(delete, path = "/api/v1/datasets/{dataset_id}/records/{record_id}", tag = "datasets",
     params(("dataset_id" = Uuid, Path), ("record_id" = Uuid, Path)),
-    responses((status = 200), (status = 404)))]
+    responses((status = 200, body = super::Deleted), (status = 404)))]
 async fn delete_record(
     State(state): State<AppState>,
     caller: Caller,

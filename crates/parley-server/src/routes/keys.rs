@@ -69,7 +69,7 @@ async fn create(
 
 /// # `GET /api/v1/keys`
 #[utoipa::path(get, path = "/api/v1/keys", tag = "keys", params(ListQuery),
-    responses((status = 200, description = "a page of keys (never their secrets)")))]
+    responses((status = 200, body = super::Page<ApiKey>, description = "a page of keys (never their secrets)")))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -84,7 +84,7 @@ async fn list(
 ///
 /// A key cannot delete itself (so nobody locks themselves out by accident).
 #[utoipa::path(delete, path = "/api/v1/keys/{key_id}", tag = "keys",
-    params(("key_id" = Uuid, Path)), responses((status = 200), (status = 404), (status = 409)))]
+    params(("key_id" = Uuid, Path)), responses((status = 200, body = super::Deleted), (status = 404), (status = 409)))]
 async fn delete(
     State(state): State<AppState>,
     caller: Caller,

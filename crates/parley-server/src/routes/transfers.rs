@@ -227,7 +227,7 @@ async fn agent_message(
 /// every message (`message`) of those conversations while they are transferred. Admin keys
 /// see every queue. `Last-Event-ID` resumes after that event.
 #[utoipa::path(get, path = "/api/v1/agent/events", tag = "handoff",
-    responses((status = 200, description = "text/event-stream"), (status = 403)))]
+    responses((status = 200, body = String, content_type = "text/event-stream"), (status = 403)))]
 async fn agent_events(
     State(state): State<AppState>,
     caller: Caller,
