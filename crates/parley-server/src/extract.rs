@@ -73,18 +73,54 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         ));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let value = deserialize_strictly(de)?;
-    de.end().map_err(|e| {
-        ApiError::BadRequest(format!(
-            "the body is not valid JSON: {e} (nothing may follow the object)"
-        ))
-    })?;
-    Ok(value)
+    match deserialize_strictly(&mut *de) {
+        Ok(parsed) => {
+            de.end().map_err(|e| {
+                ApiError::BadRequest(format!(
+                    "the body is not valid JSON: {e} (nothing may follow the object)"
+                ))
+            })?;
+            Ok(parsed)
+        }
+        // JSON has one number type, and JSON Schema counts `2.0` as an integer; serde does
+        // not, so a whole number written with a fraction is read again as an integer.
+        Err(ApiError::Validation(v))
+            if v.errors
+                .iter()
+                .any(|e| e.message.starts_with("invalid type: floating point")) =>
+        {
+            let mut value: serde_json::Value = serde_json::from_slice(bytes)
+                .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+            whole_floats_as_integers(&mut value);
+            deserialize_strictly(value)
+        }
+        Err(e) => Err(e),
+    }
 }
 
-fn deserialize_strictly<T: DeserializeOwned>(
-    de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'_>>,
-) -> Result<T, ApiError> {
+/// Replaces every float with no fractional part, in the range of an `i64`, by that integer.
+fn whole_floats_as_integers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|_| n.is_f64()) {
+                // The bounds are exactly ±2^63, both representable in an f64.
+                if f.fract() == 0.0
+                    && (-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18).contains(&f)
+                {
+                    *n = serde_json::Number::from(f as i64);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(whole_floats_as_integers),
+        serde_json::Value::Object(map) => map.values_mut().for_each(whole_floats_as_integers),
+        _ => {}
+    }
+}
+
+fn deserialize_strictly<'de, T: DeserializeOwned, D>(de: D) -> Result<T, ApiError>
+where
+    D: serde::Deserializer<'de, Error = serde_json::Error>,
+{
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
@@ -274,5 +310,9 @@ mod tests {
             assert_eq!(e.code(), "bad_request", "{}", String::from_utf8_lossy(body));
         }
         assert!(parse_json::<Body>(b" \n{\"text\": \"a\"}\r\n ").is_ok());
+        let b = parse_json::<Body>(br#"{"text": "a", "inner": {"n": 7.0}}"#).unwrap();
+        assert_eq!(b.inner.map(|i| i.n), Some(7));
+        let e = parse_json::<Body>(br#"{"text": "a", "inner": {"n": 7.5}}"#).unwrap_err();
+        assert_eq!(e.code(), "validation_failed");
     }
 }

@@ -113,6 +113,38 @@ fn finish_operation(path: &str, method: &str, op: &mut Value) {
         errors.push(503);
     }
 
+    if openai && method == "post" {
+        // The OpenAI door takes OpenAI's request (extra fields allowed, as OpenAI clients
+        // send them) and needs a user message with text; utoipa cannot say `contains`.
+        op["requestBody"] = json!({
+            "required": true,
+            "content": { "application/json": { "schema": {
+                "type": "object",
+                "required": ["model", "messages"],
+                "properties": {
+                    "model": { "type": "string", "description": "a bot's id or name" },
+                    "stream": { "type": "boolean" },
+                    "messages": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["role", "content"],
+                            "properties": { "role": { "type": "string" }, "content": {} },
+                        },
+                        "contains": {
+                            "type": "object",
+                            "required": ["role", "content"],
+                            "properties": {
+                                "role": { "const": "user" },
+                                "content": { "type": "string", "pattern": "\\S" },
+                            },
+                        },
+                    },
+                },
+            }}},
+        });
+        errors.extend([400, 413, 422]);
+    }
     let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
         return;
     };
@@ -137,6 +169,12 @@ fn finish_operation(path: &str, method: &str, op: &mut Value) {
             if enveloped(path) {
                 wrap_success(response);
             }
+        } else if code == 404 && (path.starts_with("/chat/") || path == "/demo") {
+            // The widget's pages answer a missing bot with a page, not JSON.
+            response.insert(
+                "content".into(),
+                json!({ "text/html": { "schema": { "type": "string" } } }),
+            );
         } else if code >= 400 {
             response.insert(
                 "content".into(),

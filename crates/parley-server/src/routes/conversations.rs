@@ -63,6 +63,13 @@ pub struct NewConversationRequest {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageRequest {
+    /// The user's text: some visible characters, at most the server's `max_message_chars`
+    /// (4096 unless configured).
+    #[schema(
+        min_length = 1,
+        max_length = 4096,
+        pattern = r"[^\s\x00-\x1f\x7f-\x9f]"
+    )]
     pub text: Option<String>,
     pub button_id: Option<String>,
 }
@@ -71,6 +78,13 @@ pub struct MessageRequest {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompleteRequest {
+    /// The user's text: some visible characters, at most the server's `max_message_chars`
+    /// (4096 unless configured).
+    #[schema(
+        min_length = 1,
+        max_length = 4096,
+        pattern = r"[^\s\x00-\x1f\x7f-\x9f]"
+    )]
     pub text: Option<String>,
     pub button_id: Option<String>,
     #[serde(default)]
@@ -206,7 +220,7 @@ async fn send(
 ///
 /// The bot's replies to everything sent since its last reply (empty when nothing waits).
 #[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/receive", tag = "conversations",
-    params(("conversation_id" = Uuid, Path)), responses((status = 200, body = super::Messages), (status = 404)))]
+    params(("conversation_id" = Uuid, Path)), responses((status = 200, body = super::Messages), (status = 404), (status = 409)))]
 async fn receive(
     State(state): State<AppState>,
     caller: Caller,
@@ -302,6 +316,7 @@ async fn panel(
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// Lifetime in seconds (default 86400, at most 30 days).
+    #[schema(minimum = 60, maximum = 2_592_000)]
     pub ttl_seconds: Option<i64>,
 }
 

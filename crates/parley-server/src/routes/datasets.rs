@@ -6,7 +6,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
 use axum::response::Response;
 use parley_core::knowledge::SearchInput;
-use parley_core::{Dataset, DatasetInput, Record, RecordInput, SearchHit};
+use parley_core::{Dataset, DatasetInput, Record, RecordInput};
 use parley_engine::knowledge::admin::{FileImport, FileStatus};
 use serde_json::json;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -114,7 +114,7 @@ async fn delete(
 /// chunk id, heading path and score.
 #[utoipa::path(post, path = "/api/v1/datasets/{dataset_id}/search", tag = "datasets",
     params(("dataset_id" = Uuid, Path)), request_body = SearchInput,
-    responses((status = 200, body = [SearchHit], description = "`{\"items\": [...]}`"),
+    responses((status = 200, body = super::SearchHits),
         (status = 404), (status = 422)))]
 async fn search(
     State(state): State<AppState>,

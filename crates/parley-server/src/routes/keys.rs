@@ -24,6 +24,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKeyRequest {
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
     /// `admin` (default) or `agent`.
     #[serde(default)]

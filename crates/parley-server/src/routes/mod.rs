@@ -95,3 +95,10 @@ pub struct Messages {
 pub struct SentMessage {
     pub message: parley_core::Message,
 }
+
+/// `{"items": [...]}`: what a dataset search answers, best first.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct SearchHits {
+    pub items: Vec<parley_core::SearchHit>,
+}

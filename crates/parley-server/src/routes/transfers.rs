@@ -97,7 +97,7 @@ pub struct CreateTransfer {
 /// the contact's latest active one) to a human. The user is told, the bot goes silent. A
 /// conversation with an open transfer has that transfer updated instead.
 #[utoipa::path(post, path = "/api/v1/transfers", tag = "handoff", request_body = CreateTransfer,
-    responses((status = 201), (status = 404), (status = 422)))]
+    responses((status = 201), (status = 404), (status = 409), (status = 422)))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -118,6 +118,9 @@ async fn create(
 #[into_params(parameter_in = Query)]
 pub struct PickupQuery {
     /// A team's id, or `general`; omitted: any of the agent's queues.
+    #[param(
+        pattern = "^(general|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+    )]
     pub team_id: Option<String>,
 }
 
@@ -193,6 +196,11 @@ async fn resume(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgentMessageRequest {
+    #[schema(
+        min_length = 1,
+        max_length = 4096,
+        pattern = r"[^\s\x00-\x1f\x7f-\x9f]"
+    )]
     pub text: String,
 }
 
