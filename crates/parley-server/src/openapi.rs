@@ -90,6 +90,18 @@ fn finish_operation(path: &str, method: &str, op: &mut Value) {
     let has_query = params.iter().any(|p| p["in"] == "query");
     let has_path_id = params.iter().any(|p| p["in"] == "path");
     let has_body = op.get("requestBody").is_some();
+    // `request_body(content = Option<T>)` means the body may be left out, not that it may
+    // be `null` (a body is one JSON object): utoipa writes the latter.
+    if let Some(schema) = op.pointer_mut("/requestBody/content/application~1json/schema") {
+        let optional = schema["oneOf"]
+            .as_array()
+            .filter(|alts| alts.len() == 2 && alts[0] == json!({ "type": "null" }))
+            .map(|alts| alts[1].clone());
+        if let Some(inner) = optional {
+            *schema = inner;
+            op["requestBody"]["required"] = json!(false);
+        }
+    }
     let openai = path.starts_with("/v1/");
     let static_file = path == "/widget.js" || path == "/healthz";
 
@@ -169,11 +181,30 @@ fn finish_operation(path: &str, method: &str, op: &mut Value) {
             if enveloped(path) {
                 wrap_success(response);
             }
+            // An event stream is checked event by event: `event` names it, `data` is JSON.
+            if let Some(stream) = response
+                .get_mut("content")
+                .and_then(|c| c.get_mut("text/event-stream"))
+            {
+                stream["schema"] = json!({
+                    "type": "object",
+                    "required": ["data"],
+                    "properties": {
+                        "event": { "type": "string" },
+                        "data": { "type": "string", "description": "a JSON document" },
+                        "id": { "type": "string" },
+                    },
+                });
+            }
         } else if code == 404 && (path.starts_with("/chat/") || path == "/demo") {
-            // The widget's pages answer a missing bot with a page, not JSON.
+            // The widget's pages answer a missing bot with a page; a malformed id gets the
+            // error envelope, as everywhere.
             response.insert(
                 "content".into(),
-                json!({ "text/html": { "schema": { "type": "string" } } }),
+                json!({
+                    "text/html": { "schema": { "type": "string" } },
+                    "application/json": { "schema": error_schema.clone() },
+                }),
             );
         } else if code >= 400 {
             response.insert(
@@ -240,6 +271,19 @@ fn add_components(doc: &mut Value) {
         return;
     };
     let schemas = components.entry("schemas").or_insert_with(|| json!({}));
+    // A message is text or a button, never both nor neither: what `inbound()` in
+    // routes/conversations.rs checks, which derive(ToSchema) cannot say.
+    for name in ["MessageRequest", "CompleteRequest"] {
+        if let Some(schema) = schemas.get_mut(name).and_then(Value::as_object_mut) {
+            schema.insert(
+                "oneOf".into(),
+                json!([
+                    { "required": ["text"], "properties": { "text": { "type": "string" } } },
+                    { "required": ["button_id"], "properties": { "button_id": { "type": "string" } } },
+                ]),
+            );
+        }
+    }
     schemas["ErrorEnvelope"] = json!({
         "type": "object",
         "description": "Every error of the API.",

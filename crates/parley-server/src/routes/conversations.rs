@@ -325,7 +325,7 @@ pub struct TokenRequest {
 /// A token that opens only this conversation's `send`, `receive`, `complete`, `messages`,
 /// `events`, `session` and `feedback`: safe to hand to a browser.
 #[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/token", tag = "conversations",
-    params(("conversation_id" = Uuid, Path)), request_body(content = TokenRequest, description = "optional"),
+    params(("conversation_id" = Uuid, Path)), request_body(content = Option<TokenRequest>, description = "optional: no body means the default lifetime"),
     responses((status = 201, description = "`{\"token\", \"expires_at\"}`"), (status = 404)))]
 async fn token(
     State(state): State<AppState>,
