@@ -103,10 +103,9 @@ fn whole_floats_as_integers(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::Number(n) => {
             if let Some(f) = n.as_f64().filter(|_| n.is_f64()) {
-                // The bounds are exactly ±2^63, both representable in an f64.
-                if f.fract() == 0.0
-                    && (-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18).contains(&f)
-                {
+                // ±2^63: exactly representable, so the cast below cannot saturate.
+                const TWO_TO_63: f64 = 9_223_372_036_854_775_808.0;
+                if f.fract() == 0.0 && (-TWO_TO_63..TWO_TO_63).contains(&f) {
                     *n = serde_json::Number::from(f as i64);
                 }
             }

@@ -59,8 +59,8 @@ fn enveloped(path: &str) -> bool {
 /// The routes a rate limit can answer 429 on: starting conversations from the widget, and
 /// everything that makes the bot answer.
 fn rate_limited(path: &str, method: &str) -> bool {
-    (method == "post" && path == "/api/v1/widget/{bot_id}/conversations")
-        || (method == "post" && path == "/v1/chat/completions")
+    (method == "post"
+        && (path == "/api/v1/widget/{bot_id}/conversations" || path == "/v1/chat/completions"))
         || path.ends_with("/send")
         || path.ends_with("/receive")
         || path.ends_with("/complete")
