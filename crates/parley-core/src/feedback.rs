@@ -27,8 +27,10 @@ pub struct Feedback {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FeedbackInput {
     /// 1 (bad) to 5 (good).
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 5))]
     pub rating: i64,
     pub message_id: Option<Uuid>,
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub comment: Option<String>,
 }
 

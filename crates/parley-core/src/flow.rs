@@ -250,6 +250,7 @@ pub struct PanelSection {
     pub label: String,
     /// 1 or 2.
     #[serde(default = "one")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 2))]
     pub columns: u8,
     #[serde(default)]
     pub collapsible: bool,

@@ -25,7 +25,13 @@ pub struct Team {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TeamInput {
+    /// 1 to 100 characters, not only spaces (required to create).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 100, pattern = r"\S")
+    )]
     pub name: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(max_length = 1000))]
     pub description: Option<String>,
 }
 
@@ -71,6 +77,11 @@ pub struct Agent {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentInput {
+    /// 1 to 100 characters, not only spaces (required to create).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 100, pattern = r"\S")
+    )]
     pub name: Option<String>,
     pub email: Option<String>,
     pub team_ids: Option<Vec<Uuid>>,

@@ -68,7 +68,13 @@ pub struct Dataset {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DatasetInput {
+    /// 1 to 100 characters, not only spaces (required to create).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 100, pattern = r"\S")
+    )]
     pub name: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub description: Option<String>,
 }
 
@@ -239,9 +245,14 @@ fn check_url(errors: &mut ValidationError, url: Option<String>) -> Option<String
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SearchInput {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 1000, pattern = r"\S")
+    )]
     pub query: String,
     /// 1–50, default 5.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 50))]
     pub limit: Option<usize>,
 }
 

@@ -8,6 +8,7 @@ mod conn;
 pub mod error;
 pub mod extract;
 mod metrics;
+mod openapi;
 mod routes;
 pub mod widget;
 
@@ -150,6 +151,8 @@ impl AppState {
             `{\"status\": \"success\", \"data\": ...}`; every error is \
             `{\"status\": \"error\", \"error\": {\"code\", \"message\", \"details\"}}`."
     ),
+    // Schemas only named by query parameters, which utoipa-axum does not collect.
+    components(schemas(parley_core::TransferStatus)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -231,13 +234,13 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// The OpenAPI document, as served at `/openapi.json`.
-pub fn openapi() -> utoipa::openapi::OpenApi {
+pub fn openapi() -> serde_json::Value {
     route_parts().2
 }
 
 /// The routes for keys and the public pages; the routes a browser calls from other sites
 /// (conversation tokens and the widget's public endpoints); and the document of both.
-fn route_parts() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
+fn route_parts() -> (Router<AppState>, Router<AppState>, serde_json::Value) {
     let (api, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::system::routes())
         .merge(routes::keys::routes())
@@ -260,7 +263,7 @@ fn route_parts() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenAp
         .merge(routes::widget::routes())
         .split_for_parts();
     doc.merge(browser_doc);
-    (api, browser, doc)
+    (api, browser, openapi::finish(doc))
 }
 
 /// Serves until `shutdown` completes, then finishes in-flight requests.

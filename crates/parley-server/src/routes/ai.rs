@@ -45,7 +45,7 @@ async fn create(
 
 /// # `GET /api/v1/bots/{bot_id}/ai-contexts`
 #[utoipa::path(get, path = "/api/v1/bots/{bot_id}/ai-contexts", tag = "ai",
-    params(("bot_id" = Uuid, Path), ListQuery), responses((status = 200), (status = 404)))]
+    params(("bot_id" = Uuid, Path), ListQuery), responses((status = 200, body = super::Page<AiContext>), (status = 404)))]
 async fn list(
     State(state): State<AppState>,
     admin: AdminKey,
@@ -92,7 +92,7 @@ async fn update(
 
 /// # `DELETE /api/v1/bots/{bot_id}/ai-contexts/{context_id}`
 #[utoipa::path(delete, path = "/api/v1/bots/{bot_id}/ai-contexts/{context_id}", tag = "ai",
-    params(("bot_id" = Uuid, Path), ("context_id" = Uuid, Path)), responses((status = 200), (status = 404)))]
+    params(("bot_id" = Uuid, Path), ("context_id" = Uuid, Path)), responses((status = 200, body = super::Deleted), (status = 404)))]
 async fn delete(
     State(state): State<AppState>,
     admin: AdminKey,

@@ -37,7 +37,7 @@ async fn create(
 }
 
 /// # `GET /api/v1/bots`
-#[utoipa::path(get, path = "/api/v1/bots", tag = "bots", params(ListQuery), responses((status = 200)))]
+#[utoipa::path(get, path = "/api/v1/bots", tag = "bots", params(ListQuery), responses((status = 200, body = super::Page<Bot>)))]
 async fn list(
     State(state): State<AppState>,
     admin: AdminKey,
@@ -76,7 +76,7 @@ async fn update(
 ///
 /// Deletes the bot with its rules and conversations.
 #[utoipa::path(delete, path = "/api/v1/bots/{bot_id}", tag = "bots", params(("bot_id" = Uuid, Path)),
-    responses((status = 200), (status = 404)))]
+    responses((status = 200, body = super::Deleted), (status = 404)))]
 async fn delete(
     State(state): State<AppState>,
     admin: AdminKey,

@@ -64,6 +64,13 @@ pub struct NewConversationRequest {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageRequest {
+    /// The user's text: some visible characters, at most the server's `max_message_chars`
+    /// (4096 unless configured).
+    #[schema(
+        min_length = 1,
+        max_length = 4096,
+        pattern = r"[^\s\x00-\x1f\x7f-\x9f]"
+    )]
     pub text: Option<String>,
     pub button_id: Option<String>,
 }
@@ -72,6 +79,13 @@ pub struct MessageRequest {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompleteRequest {
+    /// The user's text: some visible characters, at most the server's `max_message_chars`
+    /// (4096 unless configured).
+    #[schema(
+        min_length = 1,
+        max_length = 4096,
+        pattern = r"[^\s\x00-\x1f\x7f-\x9f]"
+    )]
     pub text: Option<String>,
     pub button_id: Option<String>,
     #[serde(default)]
@@ -164,7 +178,7 @@ async fn get(
 ///
 /// Erases the conversation with its messages, session and events.
 #[utoipa::path(delete, path = "/api/v1/conversations/{conversation_id}", tag = "conversations",
-    params(("conversation_id" = Uuid, Path)), responses((status = 200), (status = 404)))]
+    params(("conversation_id" = Uuid, Path)), responses((status = 200, body = super::Deleted), (status = 404)))]
 async fn delete(
     State(state): State<AppState>,
     AdminKey { ws, .. }: AdminKey,
@@ -182,7 +196,7 @@ async fn delete(
 /// Stores the user's message (durable when this answers); the reply comes from `receive`.
 #[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/send", tag = "conversations",
     params(("conversation_id" = Uuid, Path)), request_body = MessageRequest,
-    responses((status = 201, description = "`{\"message\"}`"), (status = 404), (status = 409), (status = 422)))]
+    responses((status = 201, body = super::SentMessage, description = "`{\"message\"}`"), (status = 404), (status = 409), (status = 422)))]
 async fn send(
     State(state): State<AppState>,
     access: CustomerAccess,
@@ -202,7 +216,7 @@ async fn send(
 ///
 /// The bot's replies to everything sent since its last reply (empty when nothing waits).
 #[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/receive", tag = "conversations",
-    params(("conversation_id" = Uuid, Path)), responses((status = 200, description = "`{\"messages\": [...]}`"), (status = 404)))]
+    params(("conversation_id" = Uuid, Path)), responses((status = 200, body = super::Messages), (status = 404), (status = 409)))]
 async fn receive(
     State(state): State<AppState>,
     CustomerAccess { ws, id, .. }: CustomerAccess,
@@ -219,7 +233,7 @@ async fn receive(
 /// is stored either way.
 #[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/complete", tag = "conversations",
     params(("conversation_id" = Uuid, Path)), request_body = CompleteRequest,
-    responses((status = 200, description = "`{\"messages\": [...]}`, or an event stream"), (status = 404), (status = 409), (status = 422)))]
+    responses((status = 200, content((super::Messages = "application/json"), (String = "text/event-stream")), description = "`{\"messages\": [...]}`, or an event stream (`\"stream\": true`)"), (status = 404), (status = 409), (status = 422)))]
 async fn complete(
     State(state): State<AppState>,
     access: CustomerAccess,
@@ -240,7 +254,7 @@ async fn complete(
 ///
 /// The history, oldest first.
 #[utoipa::path(get, path = "/api/v1/conversations/{conversation_id}/messages", tag = "conversations",
-    params(("conversation_id" = Uuid, Path), ListQuery), responses((status = 200), (status = 404)))]
+    params(("conversation_id" = Uuid, Path), ListQuery), responses((status = 200, body = super::Page<parley_core::Message>), (status = 404)))]
 async fn messages(
     State(state): State<AppState>,
     ConversationRead { ws, id, .. }: ConversationRead,
@@ -290,6 +304,7 @@ async fn panel(
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// Lifetime in seconds (default 86400, at most 30 days).
+    #[schema(minimum = 60, maximum = 2_592_000)]
     pub ttl_seconds: Option<i64>,
 }
 
@@ -298,7 +313,7 @@ pub struct TokenRequest {
 /// A token that opens only this conversation's `send`, `receive`, `complete`, `messages`,
 /// `events`, `session` and `feedback`: safe to hand to a browser.
 #[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/token", tag = "conversations",
-    params(("conversation_id" = Uuid, Path)), request_body(content = TokenRequest, description = "optional"),
+    params(("conversation_id" = Uuid, Path)), request_body(content = Option<TokenRequest>, description = "optional: no body means the default lifetime"),
     responses((status = 201, description = "`{\"token\", \"expires_at\"}`"), (status = 404)))]
 async fn token(
     State(state): State<AppState>,
@@ -333,7 +348,7 @@ async fn token(
 ///
 /// Keeps the history; further messages are refused with 409.
 #[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/close", tag = "conversations",
-    params(("conversation_id" = Uuid, Path)), responses((status = 200), (status = 404)))]
+    params(("conversation_id" = Uuid, Path)), responses((status = 200, body = parley_core::Conversation), (status = 404)))]
 async fn close(
     State(state): State<AppState>,
     StaffConversation { ws, id, .. }: StaffConversation,
@@ -349,7 +364,7 @@ async fn close(
 /// also see the conversation's other events (`flow.started`, `flow.completed`,
 /// `flow.abandoned`, `transfer.created`, …); a conversation token sees messages only.
 #[utoipa::path(get, path = "/api/v1/conversations/{conversation_id}/events", tag = "conversations",
-    params(("conversation_id" = Uuid, Path)), responses((status = 200, description = "text/event-stream"), (status = 404)))]
+    params(("conversation_id" = Uuid, Path)), responses((status = 200, body = String, content_type = "text/event-stream"), (status = 404)))]
 async fn events(
     State(state): State<AppState>,
     ConversationRead { ws, id, by_token }: ConversationRead,
@@ -487,7 +502,7 @@ async fn give_feedback(
 
 /// # `GET /api/v1/conversations/{conversation_id}/feedback`
 #[utoipa::path(get, path = "/api/v1/conversations/{conversation_id}/feedback", tag = "conversations",
-    params(("conversation_id" = Uuid, Path), ListQuery), responses((status = 200), (status = 404)))]
+    params(("conversation_id" = Uuid, Path), ListQuery), responses((status = 200, body = super::Page<Feedback>), (status = 404)))]
 async fn list_feedback(
     State(state): State<AppState>,
     StaffConversation { ws, id, .. }: StaffConversation,

@@ -6,7 +6,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
 use axum::response::Response;
 use parley_core::knowledge::SearchInput;
-use parley_core::{Dataset, DatasetInput, Record, RecordInput, SearchHit};
+use parley_core::{Dataset, DatasetInput, Record, RecordInput};
 use parley_engine::knowledge::admin::{FileImport, FileStatus};
 use serde_json::json;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -49,7 +49,7 @@ async fn create(
 
 /// # `GET /api/v1/datasets`
 #[utoipa::path(get, path = "/api/v1/datasets", tag = "datasets", params(ListQuery),
-    responses((status = 200)))]
+    responses((status = 200, body = super::Page<Dataset>)))]
 async fn list(
     State(state): State<AppState>,
     admin: AdminKey,
@@ -89,7 +89,7 @@ async fn update(
 ///
 /// Deletes the dataset with its records; they leave search results at once.
 #[utoipa::path(delete, path = "/api/v1/datasets/{dataset_id}", tag = "datasets",
-    params(("dataset_id" = Uuid, Path)), responses((status = 200), (status = 404)))]
+    params(("dataset_id" = Uuid, Path)), responses((status = 200, body = super::Deleted), (status = 404)))]
 async fn delete(
     State(state): State<AppState>,
     admin: AdminKey,
@@ -108,7 +108,7 @@ async fn delete(
 /// chunk id, heading path and score.
 #[utoipa::path(post, path = "/api/v1/datasets/{dataset_id}/search", tag = "datasets",
     params(("dataset_id" = Uuid, Path)), request_body = SearchInput,
-    responses((status = 200, body = [SearchHit], description = "`{\"items\": [...]}`"),
+    responses((status = 200, body = super::SearchHits),
         (status = 404), (status = 422)))]
 async fn search(
     State(state): State<AppState>,
@@ -202,7 +202,7 @@ async fn add_record(
 
 /// # `GET /api/v1/datasets/{dataset_id}/records`
 #[utoipa::path(get, path = "/api/v1/datasets/{dataset_id}/records", tag = "datasets",
-    params(("dataset_id" = Uuid, Path), ListQuery), responses((status = 200), (status = 404)))]
+    params(("dataset_id" = Uuid, Path), ListQuery), responses((status = 200, body = super::Page<Record>), (status = 404)))]
 async fn list_records(
     State(state): State<AppState>,
     admin: AdminKey,
@@ -253,7 +253,7 @@ async fn update_record(
 /// The record leaves search results at once.
 #[utoipa::path(delete, path = "/api/v1/datasets/{dataset_id}/records/{record_id}", tag = "datasets",
     params(("dataset_id" = Uuid, Path), ("record_id" = Uuid, Path)),
-    responses((status = 200), (status = 404)))]
+    responses((status = 200, body = super::Deleted), (status = 404)))]
 async fn delete_record(
     State(state): State<AppState>,
     admin: AdminKey,

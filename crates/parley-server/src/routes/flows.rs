@@ -39,7 +39,7 @@ async fn create(
 
 /// # `GET /api/v1/bots/{bot_id}/flows`
 #[utoipa::path(get, path = "/api/v1/bots/{bot_id}/flows", tag = "flows",
-    params(("bot_id" = Uuid, Path), ListQuery), responses((status = 200), (status = 404)))]
+    params(("bot_id" = Uuid, Path), ListQuery), responses((status = 200, body = super::Page<Flow>), (status = 404)))]
 async fn list(
     State(state): State<AppState>,
     admin: AdminKey,
@@ -86,7 +86,7 @@ async fn update(
 ///
 /// New conversations can no longer start it; those inside it finish.
 #[utoipa::path(delete, path = "/api/v1/bots/{bot_id}/flows/{flow_id}", tag = "flows",
-    params(("bot_id" = Uuid, Path), ("flow_id" = Uuid, Path)), responses((status = 200), (status = 404)))]
+    params(("bot_id" = Uuid, Path), ("flow_id" = Uuid, Path)), responses((status = 200, body = super::Deleted), (status = 404)))]
 async fn delete(
     State(state): State<AppState>,
     admin: AdminKey,

@@ -28,8 +28,9 @@ pub struct SafetyEventQuery {
     /// `pii`, `abuse`, `injection` or `output`.
     pub kind: Option<SafetyKind>,
     pub conversation_id: Option<Uuid>,
-    /// Items per page: default 50, at most 200.
-    pub limit: Option<u32>,
+    /// Items per page: default 50, from 1 to 200 (422 outside).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
+    pub limit: Option<super::PageLimit>,
     /// `next_cursor` from the previous page.
     pub cursor: Option<String>,
 }
@@ -41,7 +42,7 @@ pub struct SafetyEventQuery {
 /// the policy applied, replies the output guard replaced. Never a PII value or a secret.
 #[utoipa::path(get, path = "/api/v1/bots/{bot_id}/safety-events", tag = "guard",
     params(("bot_id" = Uuid, Path), SafetyEventQuery),
-    responses((status = 200, body = [SafetyEvent]), (status = 400), (status = 403), (status = 404)))]
+    responses((status = 200, body = super::Page<SafetyEvent>), (status = 400), (status = 403), (status = 404)))]
 async fn safety_events(
     State(state): State<AppState>,
     admin: AdminKey,

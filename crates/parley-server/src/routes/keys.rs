@@ -24,6 +24,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKeyRequest {
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
     /// `admin` (default) or `agent`.
     #[serde(default)]
@@ -70,7 +71,7 @@ async fn create(
 
 /// # `GET /api/v1/keys`
 #[utoipa::path(get, path = "/api/v1/keys", tag = "keys", params(ListQuery),
-    responses((status = 200, description = "a page of keys (never their secrets)")))]
+    responses((status = 200, body = super::Page<ApiKey>, description = "a page of keys (never their secrets)")))]
 async fn list(
     State(state): State<AppState>,
     admin: AdminKey,
@@ -85,7 +86,7 @@ async fn list(
 ///
 /// A key cannot delete itself (so nobody locks themselves out by accident).
 #[utoipa::path(delete, path = "/api/v1/keys/{key_id}", tag = "keys",
-    params(("key_id" = Uuid, Path)), responses((status = 200), (status = 404), (status = 409)))]
+    params(("key_id" = Uuid, Path)), responses((status = 200, body = super::Deleted), (status = 404), (status = 409)))]
 async fn delete(
     State(state): State<AppState>,
     admin: AdminKey,

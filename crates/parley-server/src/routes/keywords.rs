@@ -37,7 +37,7 @@ async fn create(
 
 /// # `GET /api/v1/bots/{bot_id}/keywords`
 #[utoipa::path(get, path = "/api/v1/bots/{bot_id}/keywords", tag = "keywords",
-    params(("bot_id" = Uuid, Path), ListQuery), responses((status = 200), (status = 404)))]
+    params(("bot_id" = Uuid, Path), ListQuery), responses((status = 200, body = super::Page<KeywordRule>), (status = 404)))]
 async fn list(
     State(state): State<AppState>,
     admin: AdminKey,
@@ -81,7 +81,7 @@ async fn update(
 
 /// # `DELETE /api/v1/bots/{bot_id}/keywords/{rule_id}`
 #[utoipa::path(delete, path = "/api/v1/bots/{bot_id}/keywords/{rule_id}", tag = "keywords",
-    params(("bot_id" = Uuid, Path), ("rule_id" = Uuid, Path)), responses((status = 200), (status = 404)))]
+    params(("bot_id" = Uuid, Path), ("rule_id" = Uuid, Path)), responses((status = 200, body = super::Deleted), (status = 404)))]
 async fn delete(
     State(state): State<AppState>,
     admin: AdminKey,

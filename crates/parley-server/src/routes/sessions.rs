@@ -32,7 +32,7 @@ pub struct SessionQuery {
 /// # `GET /api/v1/sessions`
 ///
 /// Sessions of active conversations. Admin keys only.
-#[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions", params(SessionQuery, ListQuery), responses((status = 200), (status = 403)))]
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions", params(SessionQuery, ListQuery), responses((status = 200, body = super::Page<Session>), (status = 403)))]
 async fn list(
     State(state): State<AppState>,
     AdminKey { ws, .. }: AdminKey,

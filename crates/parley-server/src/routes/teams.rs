@@ -36,7 +36,7 @@ async fn create_team(
 }
 
 /// # `GET /api/v1/teams`
-#[utoipa::path(get, path = "/api/v1/teams", tag = "handoff", params(ListQuery), responses((status = 200)))]
+#[utoipa::path(get, path = "/api/v1/teams", tag = "handoff", params(ListQuery), responses((status = 200, body = super::Page<Team>)))]
 async fn list_teams(
     State(state): State<AppState>,
     staff: StaffKey,
@@ -75,7 +75,7 @@ async fn update_team(
 ///
 /// Its waiting transfers move to the general queue.
 #[utoipa::path(delete, path = "/api/v1/teams/{team_id}", tag = "handoff", params(("team_id" = Uuid, Path)),
-    responses((status = 200), (status = 404)))]
+    responses((status = 200, body = super::Deleted), (status = 404)))]
 async fn delete_team(
     State(state): State<AppState>,
     admin: AdminKey,
@@ -112,7 +112,7 @@ async fn create_agent(
 }
 
 /// # `GET /api/v1/agents`
-#[utoipa::path(get, path = "/api/v1/agents", tag = "handoff", params(ListQuery), responses((status = 200)))]
+#[utoipa::path(get, path = "/api/v1/agents", tag = "handoff", params(ListQuery), responses((status = 200, body = super::Page<Agent>)))]
 async fn list_agents(
     State(state): State<AppState>,
     staff: StaffKey,
@@ -151,7 +151,7 @@ async fn update_agent(
 ///
 /// Deletes the agent and its key; its conversations go back to their queues.
 #[utoipa::path(delete, path = "/api/v1/agents/{agent_id}", tag = "handoff", params(("agent_id" = Uuid, Path)),
-    responses((status = 200), (status = 404)))]
+    responses((status = 200, body = super::Deleted), (status = 404)))]
 async fn delete_agent(
     State(state): State<AppState>,
     admin: AdminKey,

@@ -97,7 +97,7 @@ pub struct CreateTransfer {
 /// conversation with an open transfer has that transfer updated instead. An agent may
 /// transfer only a conversation it already reaches (403 otherwise).
 #[utoipa::path(post, path = "/api/v1/transfers", tag = "handoff", request_body = CreateTransfer,
-    responses((status = 201), (status = 403), (status = 404), (status = 422)))]
+    responses((status = 201), (status = 403), (status = 404), (status = 409), (status = 422)))]
 async fn create(
     State(state): State<AppState>,
     StaffKey { ws, actor }: StaffKey,
@@ -117,6 +117,9 @@ async fn create(
 #[into_params(parameter_in = Query)]
 pub struct PickupQuery {
     /// A team's id, or `general`; omitted: any of the agent's queues.
+    #[param(
+        pattern = "^(general|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+    )]
     pub team_id: Option<String>,
 }
 
@@ -188,6 +191,11 @@ async fn resume(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgentMessageRequest {
+    #[schema(
+        min_length = 1,
+        max_length = 4096,
+        pattern = r"[^\s\x00-\x1f\x7f-\x9f]"
+    )]
     pub text: String,
 }
 
@@ -221,7 +229,7 @@ async fn agent_message(
 /// every message (`message`) of those conversations while they are transferred. Admin keys
 /// see every queue. `Last-Event-ID` resumes after that event.
 #[utoipa::path(get, path = "/api/v1/agent/events", tag = "handoff",
-    responses((status = 200, description = "text/event-stream"), (status = 403)))]
+    responses((status = 200, body = String, content_type = "text/event-stream"), (status = 403)))]
 async fn agent_events(
     State(state): State<AppState>,
     StaffKey { ws, actor }: StaffKey,

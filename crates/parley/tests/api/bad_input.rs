@@ -179,3 +179,60 @@ async fn unknown_ids_routes_and_cursors() {
         "method_not_allowed",
     );
 }
+
+/// A body is one JSON object and nothing else: serde would fill a struct from an array
+/// (`["x", "y"]` renamed the bot), and ignored whatever followed the object.
+#[tokio::test]
+async fn a_body_is_exactly_one_json_object() {
+    let app = spawn_app().await;
+    let bot = app.create_bot("original").await;
+    let path = format!("/api/v1/bots/{bot}");
+    for raw in [
+        r#"["x", "y"]"#,
+        r#"{"name": "a"} trailing"#,
+        r#"{"name": "a"}{"name": "b"}"#,
+        r#""a""#,
+        "null",
+    ] {
+        let (status, body) = send(
+            app.req(Method::PUT, &path)
+                .header("content-type", "application/json")
+                .body(raw),
+        )
+        .await;
+        assert_error(status, &body, StatusCode::BAD_REQUEST, "bad_request");
+    }
+    let (status, body) = app.get(&path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"]["name"], "original", "nothing was renamed");
+
+    // JSON Schema counts 2.0 as an integer, so the API does too; 2.5 stays refused.
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/bots/{bot}/keywords"),
+            json!({"name": "Hours", "keywords": ["hours"], "match_type": "contains", "response": "9 to 5", "priority": 2.0}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["data"]["priority"], 2);
+}
+
+/// `?limit=` outside 1..=200 is refused with 422 naming `limit`, not clamped.
+#[tokio::test]
+async fn page_sizes_out_of_range_are_refused() {
+    let app = spawn_app().await;
+    app.create_bot("a").await;
+    for limit in ["0", "-1", "201", "100000"] {
+        let (status, body) = app.get(&format!("/api/v1/bots?limit={limit}")).await;
+        let err = assert_error(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        );
+        assert_eq!(bad_fields(&err), ["limit"], "limit={limit}");
+    }
+    let (status, body) = app.get("/api/v1/bots?limit=200").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"]["items"].as_array().map(Vec::len), Some(1));
+}

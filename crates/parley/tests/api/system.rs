@@ -63,6 +63,25 @@ async fn openapi_describes_every_route() {
     }
     assert!(doc["components"]["schemas"]["Settings"].is_object());
     assert!(doc["components"]["schemas"]["KeywordRuleInput"].is_object());
+
+    // Successes are documented inside the envelope, errors with it, and each operation
+    // lists the errors its input can cause.
+    let put = &doc["paths"]["/api/v1/bots/{bot_id}"]["put"]["responses"];
+    let ok = &put["200"]["content"]["application/json"]["schema"];
+    assert_eq!(ok["required"], serde_json::json!(["status", "data"]));
+    assert_eq!(ok["properties"]["data"]["$ref"], "#/components/schemas/Bot");
+    for status in ["400", "401", "403", "404", "413", "415", "422", "503"] {
+        assert_eq!(
+            put[status]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorEnvelope",
+            "PUT /bots/{{bot_id}} {status}"
+        );
+    }
+    let list = &doc["paths"]["/api/v1/bots"]["get"]["responses"]["200"];
+    assert!(
+        list["content"]["application/json"]["schema"]["properties"]["data"].is_object(),
+        "lists document their page"
+    );
 }
 
 #[tokio::test]
