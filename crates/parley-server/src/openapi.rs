@@ -116,7 +116,8 @@ fn finish_operation(path: &str, method: &str, op: &mut Value) {
         errors.push(404);
     }
     if has_body {
-        errors.extend([413, 415]);
+        // 408: the body did not arrive whole within `body_read_timeout_ms`.
+        errors.extend([408, 413, 415]);
     }
     if rate_limited(path, method) {
         errors.push(429);
