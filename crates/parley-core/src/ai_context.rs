@@ -141,11 +141,15 @@ impl AiContextInput {
     pub fn apply(self, current: &AiContextSpec) -> Result<AiContextSpec, ValidationError> {
         let mut errors = ValidationError::new();
         let mut s = current.clone();
+        let sent_too_long = self
+            .name
+            .as_deref()
+            .is_some_and(|v| crate::validation::too_long(v, 200));
         if let Some(v) = self.name {
             s.name = crate::validation::clean_name(&v);
         }
         let n = s.name.chars().count();
-        if n == 0 || n > 200 {
+        if n == 0 || n > 200 || sent_too_long {
             errors.push("name", "1 to 200 characters");
         }
         if let Some(v) = self.trigger_keywords {

@@ -509,7 +509,10 @@ impl FlowInput {
     pub fn parse(self) -> Result<FlowSpec, ValidationError> {
         let mut errors = ValidationError::new();
         let name = crate::validation::clean_name(&self.name);
-        if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        if name.is_empty()
+            || name.chars().count() > MAX_NAME_CHARS
+            || crate::validation::too_long(&self.name, MAX_NAME_CHARS)
+        {
             errors.push("name", format!("1 to {MAX_NAME_CHARS} characters"));
         }
         if self.trigger_keywords.len() > MAX_TRIGGERS {

@@ -39,22 +39,30 @@ impl TeamInput {
     /// The team with this input applied over `current` (or a new one).
     pub fn apply(self, current: Option<&Team>) -> Result<(String, String), ValidationError> {
         let mut errors = ValidationError::new();
+        let sent_too_long = self
+            .name
+            .as_deref()
+            .is_some_and(|n| crate::validation::too_long(n, 100));
         let name = match (self.name, current) {
             (Some(n), _) => crate::validation::clean_name(&n),
             (None, Some(t)) => t.name.clone(),
             (None, None) => String::new(),
         };
-        if name.is_empty() || name.chars().count() > 100 {
+        if name.is_empty() || name.chars().count() > 100 || sent_too_long {
             errors.push("name", "a team needs a name of 1 to 100 characters");
+        }
+        if self
+            .description
+            .as_deref()
+            .is_some_and(|d| crate::validation::too_long(d, 1000))
+        {
+            errors.push("description", "at most 1000 characters");
         }
         let description = self
             .description
             .map(|d| crate::validation::clean_text(&d))
             .or_else(|| current.map(|t| t.description.clone()))
             .unwrap_or_default();
-        if description.chars().count() > 1000 {
-            errors.push("description", "at most 1000 characters");
-        }
         errors.into_result((name, description))
     }
 }
@@ -93,12 +101,16 @@ impl AgentInput {
         current: Option<&Agent>,
     ) -> Result<(String, Option<String>, Vec<Uuid>), ValidationError> {
         let mut errors = ValidationError::new();
+        let sent_too_long = self
+            .name
+            .as_deref()
+            .is_some_and(|n| crate::validation::too_long(n, 100));
         let name = match (self.name, current) {
             (Some(n), _) => crate::validation::clean_name(&n),
             (None, Some(a)) => a.name.clone(),
             (None, None) => String::new(),
         };
-        if name.is_empty() || name.chars().count() > 100 {
+        if name.is_empty() || name.chars().count() > 100 || sent_too_long {
             errors.push("name", "an agent needs a name of 1 to 100 characters");
         }
         let email = match self.email {

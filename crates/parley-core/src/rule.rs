@@ -117,7 +117,11 @@ impl KeywordRuleInput {
     pub fn parse(self) -> Result<RuleSpec, ValidationError> {
         let mut errors = ValidationError::new();
         let name = crate::validation::clean_name(&self.name);
-        check_len(&mut errors, "name", &name, MAX_NAME_CHARS);
+        if crate::validation::too_long(&self.name, MAX_NAME_CHARS) {
+            errors.push("name", format!("at most {MAX_NAME_CHARS} characters"));
+        } else {
+            check_len(&mut errors, "name", &name, MAX_NAME_CHARS);
+        }
         let response = self.response.trim().to_string();
         check_len(&mut errors, "response", &response, MAX_RESPONSE_CHARS);
         if let Err(e) = crate::template::check(&response) {

@@ -109,6 +109,12 @@ pub fn clean_text(text: &str) -> String {
 /// The name and description of something named (a bot, a dataset) after an update: given
 /// fields cleaned ([`clean_name`], [`clean_text`]) and replacing the current ones, then checked: the name 1 to `max_name`
 /// characters, the description at most `max_description`.
+/// `raw` as sent is longer than `max` characters. Limits count what the client sent
+/// (the document's `maxLength` does), before control characters are dropped.
+pub fn too_long(raw: &str, max: usize) -> bool {
+    raw.chars().count() > max
+}
+
 pub fn name_and_description(
     name: Option<String>,
     description: Option<String>,
@@ -117,13 +123,17 @@ pub fn name_and_description(
     max_description: usize,
 ) -> Result<(String, String), ValidationError> {
     let mut errors = ValidationError::new();
+    let raw_name_too_long = name.as_deref().is_some_and(|n| too_long(n, max_name));
     let name = name.map_or_else(|| current.0.to_string(), |n| clean_name(&n));
     let n = name.chars().count();
-    if n == 0 || n > max_name {
+    if n == 0 || n > max_name || raw_name_too_long {
         errors.push("name", format!("1 to {max_name} characters"));
     }
+    let raw_description_too_long = description
+        .as_deref()
+        .is_some_and(|d| too_long(d, max_description));
     let description = description.map_or_else(|| current.1.to_string(), |d| clean_text(&d));
-    if description.chars().count() > max_description {
+    if description.chars().count() > max_description || raw_description_too_long {
         errors.push(
             "description",
             format!("at most {max_description} characters"),
@@ -149,5 +159,9 @@ mod tests {
             name_and_description(Some("Bot\u{0}".into()), None, ("", ""), 10, 10).unwrap();
         assert_eq!(name, "Bot");
         assert!(name_and_description(Some("\u{0}\u{1}".into()), None, ("", ""), 10, 10).is_err());
+        // Limits count what was sent: 10 stars after a control character are 11 characters.
+        let sent = format!("\u{86}{}", "*".repeat(10));
+        assert!(name_and_description(Some(sent.clone()), None, ("", ""), 10, 10).is_err());
+        assert!(name_and_description(None, Some(sent), ("a", ""), 10, 10).is_err());
     }
 }

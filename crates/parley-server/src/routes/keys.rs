@@ -48,9 +48,10 @@ async fn create(
     ApiJson(req): ApiJson<NewKeyRequest>,
 ) -> ApiResult<Response> {
     let ws = admin.ws;
+    let sent_too_long = parley_core::validation::too_long(&req.name, 100);
     let name = parley_core::validation::clean_name(&req.name);
     let name = name.as_str();
-    if name.is_empty() || name.chars().count() > 100 {
+    if name.is_empty() || name.chars().count() > 100 || sent_too_long {
         return Err(ApiError::validation("name", "1 to 100 characters"));
     }
     let new = create_key(
