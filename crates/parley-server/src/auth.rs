@@ -200,7 +200,15 @@ impl FromRequestParts<AppState> for StaffKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        match Caller::from_request_parts(parts, state).await? {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        StaffKey::of(caller, state).await
+    }
+}
+
+impl StaffKey {
+    /// The staff behind `caller`: an admin, or an agent with its profile. Tokens: 403.
+    async fn of(caller: Caller, state: &AppState) -> Result<StaffKey, ApiError> {
+        match caller {
             Caller::Key {
                 workspace_id,
                 role: Role::Admin,
@@ -273,22 +281,7 @@ pub struct StaffConversation {
 
 impl StaffConversation {
     async fn check(caller: Caller, id: Uuid, state: &AppState) -> Result<Self, ApiError> {
-        let (ws, actor) = match caller {
-            Caller::Key {
-                workspace_id,
-                role: Role::Admin,
-                ..
-            } => (workspace_id, Actor::Admin),
-            Caller::Key {
-                workspace_id,
-                role: Role::Agent,
-                key_id,
-            } => (
-                workspace_id,
-                Actor::Agent(state.engine.agent_by_key(key_id).await?),
-            ),
-            Caller::Conversation { .. } => return Err(token_refused()),
-        };
+        let StaffKey { ws, actor } = StaffKey::of(caller, state).await?;
         state.engine.check_access(ws, &actor, id).await?;
         Ok(StaffConversation { ws, id, actor })
     }
